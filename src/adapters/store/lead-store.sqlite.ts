@@ -1,0 +1,253 @@
+import type { Attempt, AttemptResult, Delivery } from '../../domain/delivery.js';
+import type { Lead } from '../../domain/lead.js';
+import type {
+  DeliveryFilter,
+  DeliveryPage,
+  DestinationStats,
+  IngestCommand,
+  IngestResult,
+  LeadStore,
+  ReplaySelector,
+} from '../../ports/lead-store.js';
+import type { SqliteDatabase } from '../sqlite/database.js';
+import {
+  attemptParams,
+  clampLimit,
+  decodeCursor,
+  encodeCursor,
+  toAttempt,
+  toDelivery,
+  toLead,
+  type AttemptRow,
+  type DeliveryRow,
+  type LeadRow,
+} from '../sqlite/rows.js';
+
+export interface SqliteLeadStoreOptions {
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** Expired idempotency keys are pruned every this many ingests, a bounded batch at a time. */
+const PRUNE_EVERY = 256;
+const PRUNE_BATCH = 500;
+
+const SQL = {
+  insertLead: 'INSERT INTO leads (id, brand, status, received_at, data) VALUES (?, ?, ?, ?, ?)',
+  insertDelivery: `INSERT INTO deliveries (id, lead_id, destination, status, attempts, cycle_attempts,
+      next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, 0, ?, ?, ?)`,
+  getKey: 'SELECT body_hash, lead_id, expires_at FROM idempotency_keys WHERE brand = ? AND key = ?',
+  upsertKey: `INSERT INTO idempotency_keys (brand, key, body_hash, lead_id, expires_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (brand, key) DO UPDATE SET body_hash = excluded.body_hash, lead_id = excluded.lead_id,
+      expires_at = excluded.expires_at`,
+  pruneKeys: `DELETE FROM idempotency_keys WHERE rowid IN
+      (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
+  getLead: 'SELECT data FROM leads WHERE id = ?',
+  getDelivery: 'SELECT * FROM deliveries WHERE id = ?',
+  deliveriesOfLead: 'SELECT * FROM deliveries WHERE lead_id = ? ORDER BY id',
+  attemptsOf: 'SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number',
+  attemptExists: 'SELECT 1 FROM attempts WHERE delivery_id = ? AND number = ?',
+  insertAttempt: `INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error_class,
+      error, response_body, outcome) VALUES (@delivery_id, @number, @started_at, @duration_ms, @status_code,
+      @error_class, @error, @response_body, @outcome)`,
+  applyAttempt: `UPDATE deliveries SET attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
+      last_status_code = ?, last_error = ?, status = ?, next_attempt_at = ?, delivered_at = ?, lease_until = NULL,
+      updated_at = ? WHERE id = ? AND status = 'pending'`,
+  // delivered_at goes back to NULL: a replayed delivery is pending again until it is delivered again.
+  replayById: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_attempts = 0, lease_until = NULL,
+      delivered_at = NULL, updated_at = ? WHERE id = ? RETURNING *`,
+  findDue: `SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+      ORDER BY next_attempt_at LIMIT ?`,
+  stats: `SELECT destination,
+        SUM(status = 'pending') AS pending,
+        SUM(status = 'dead') AS dead,
+        MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest
+      FROM deliveries WHERE status IN ('pending', 'dead') GROUP BY destination ORDER BY destination`,
+  ping: 'SELECT 1',
+} as const;
+
+/**
+ * LeadStore on the embedded SQLite database. Every write goes through the group-commit
+ * writer, so it resolves only after its transaction committed.
+ */
+export class SqliteLeadStore implements LeadStore {
+  private readonly now: () => number;
+  private readonly release: () => Promise<void>;
+  private ingests = 0;
+
+  constructor(
+    private readonly database: SqliteDatabase,
+    options: SqliteLeadStoreOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.release = database.acquire();
+  }
+
+  async migrate(): Promise<void> {
+    this.database.migrate();
+  }
+
+  /**
+   * The key check and the inserts run in one transaction. SQLite serialises writers and this
+   * process runs each write to completion, so a second request with the same key always sees
+   * the first one committed or not started: `in_flight` never arises here (even two ingests
+   * in the same batch give one `created` and one `replayed`).
+   */
+  ingest(command: IngestCommand): Promise<IngestResult> {
+    const { lead, deliveries, idempotency } = command;
+    const prune = ++this.ingests % PRUNE_EVERY === 0;
+    return this.database.write((): IngestResult => {
+      const now = this.now();
+      if (prune) this.stmt('pruneKeys').run(now);
+      if (idempotency) {
+        const row = this.stmt('getKey').get(lead.brand, idempotency.key) as
+          | { body_hash: string; lead_id: string; expires_at: number }
+          | undefined;
+        if (row && row.expires_at > now) {
+          return row.body_hash === idempotency.bodyHash
+            ? { kind: 'replayed', leadId: row.lead_id }
+            : { kind: 'key_reused' };
+        }
+      }
+      const receivedAt = receivedAtMs(lead, now);
+      this.stmt('insertLead').run(lead.id, lead.brand, lead.status, receivedAt, JSON.stringify(lead));
+      const insertDelivery = this.stmt('insertDelivery');
+      for (const delivery of deliveries) {
+        insertDelivery.run(delivery.id, lead.id, delivery.destination, receivedAt, now, now);
+      }
+      if (idempotency) {
+        this.stmt('upsertKey').run(lead.brand, idempotency.key, idempotency.bodyHash, lead.id, idempotency.expiresAt);
+      }
+      return { kind: 'created', leadId: lead.id };
+    });
+  }
+
+  async getLead(id: string): Promise<Lead | null> {
+    const row = this.stmt('getLead').get(id) as LeadRow | undefined;
+    return row ? toLead(row) : null;
+  }
+
+  async getDelivery(id: string): Promise<Delivery | null> {
+    const row = this.stmt('getDelivery').get(id) as DeliveryRow | undefined;
+    return row ? toDelivery(row) : null;
+  }
+
+  async listDeliveriesOfLead(leadId: string): Promise<Delivery[]> {
+    return (this.stmt('deliveriesOfLead').all(leadId) as DeliveryRow[]).map(toDelivery);
+  }
+
+  async listAttempts(deliveryId: string): Promise<Attempt[]> {
+    return (this.stmt('attemptsOf').all(deliveryId) as AttemptRow[]).map(toAttempt);
+  }
+
+  /** Keyset pagination on id (UUIDv7, so also creation order); one row more tells if a next page exists. */
+  async listDeliveries(filter: DeliveryFilter): Promise<DeliveryPage> {
+    const limit = clampLimit(filter.limit);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.destination !== undefined) {
+      where.push('destination = ?');
+      params.push(filter.destination);
+    }
+    if (filter.cursor !== undefined) {
+      where.push('id > ?');
+      params.push(decodeCursor(filter.cursor));
+    }
+    // Only the shape varies (at most 8 texts), so the statement cache stays small.
+    const sql = `SELECT * FROM deliveries${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    const rows = this.database.statement(sql).all(...params, limit + 1) as DeliveryRow[];
+    const items = rows.slice(0, limit).map(toDelivery);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+  }
+
+  /**
+   * Idempotent: an attempt already recorded (same number) or a delivery no longer pending
+   * leaves everything as it is and gives false. Clears the queue's lease.
+   */
+  recordAttempt(result: AttemptResult): Promise<boolean> {
+    const { attempt } = result;
+    return this.database.write(() => {
+      const current = this.stmt('getDelivery').get(attempt.deliveryId) as DeliveryRow | undefined;
+      if (!current || current.status !== 'pending') return false;
+      if (this.stmt('attemptExists').get(attempt.deliveryId, attempt.number)) return false;
+      const now = this.now();
+      this.stmt('insertAttempt').run(attemptParams(attempt));
+      const deliveredAt = result.status === 'delivered' ? attempt.startedAt + attempt.durationMs : null;
+      const changes = this.stmt('applyAttempt').run(
+        attempt.statusCode,
+        attempt.error,
+        result.status,
+        result.status === 'pending' ? result.nextAttemptAt : null,
+        deliveredAt,
+        now,
+        attempt.deliveryId,
+      ).changes;
+      return changes === 1;
+    });
+  }
+
+  replay(selector: ReplaySelector): Promise<Delivery[]> {
+    return this.database.write(() => {
+      const now = this.now();
+      if ('deliveryId' in selector) {
+        return (this.stmt('replayById').all(now, now, selector.deliveryId) as DeliveryRow[]).map(toDelivery);
+      }
+      const where = ["destination = ?", "status = 'dead'"];
+      const params: unknown[] = [selector.destination];
+      if (selector.since !== undefined) {
+        where.push('updated_at >= ?');
+        params.push(selector.since);
+      }
+      if (selector.until !== undefined) {
+        where.push('updated_at <= ?');
+        params.push(selector.until);
+      }
+      const sql = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_attempts = 0,
+          lease_until = NULL, delivered_at = NULL, updated_at = ? WHERE ${where.join(' AND ')} RETURNING *`;
+      const rows = this.database.statement(sql).all(now, now, ...params) as DeliveryRow[];
+      return rows.map(toDelivery).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    });
+  }
+
+  async findDue(now: number, limit: number): Promise<Delivery[]> {
+    return (this.stmt('findDue').all(now, limit) as DeliveryRow[]).map(toDelivery);
+  }
+
+  async stats(): Promise<DestinationStats[]> {
+    const rows = this.stmt('stats').all() as Array<{
+      destination: string;
+      pending: number;
+      dead: number;
+      oldest: number | null;
+    }>;
+    return rows.map((row) => ({
+      destination: row.destination,
+      pending: row.pending,
+      dead: row.dead,
+      oldestPendingCreatedAt: row.oldest,
+    }));
+  }
+
+  async ping(): Promise<void> {
+    this.stmt('ping').get();
+  }
+
+  async close(): Promise<void> {
+    await this.release();
+  }
+
+  private stmt(name: keyof typeof SQL) {
+    return this.database.statement(SQL[name]);
+  }
+}
+
+/** received_at is ISO 8601 set by leadgate; fall back to now rather than store NaN. */
+function receivedAtMs(lead: Lead, now: number): number {
+  const ms = Date.parse(lead.received_at);
+  return Number.isFinite(ms) ? ms : now;
+}

@@ -1,0 +1,77 @@
+import closeWithGrace from 'close-with-grace';
+import type { Env } from '../config/env.js';
+import { createContainer, createDestinationClient } from '../container.js';
+import { buildApp } from '../http/app.js';
+import { createWorker } from '../worker/worker.js';
+
+export interface Roles {
+  api: boolean;
+  worker: boolean;
+}
+
+/**
+ * Starts the api and/or the worker and installs the SIGTERM drain (CONTRACT.md, Shutdown):
+ * readiness turns 503 at once, the listener stops accepting, in-flight requests and
+ * deliveries finish, leases are released, then exit 0.
+ */
+export async function runServer(env: Env, roles: Roles): Promise<void> {
+  const container = await createContainer(env);
+  const { config, logger, metrics, store, queue } = container;
+  let draining = false;
+
+  const client = roles.worker ? createDestinationClient() : null;
+  const worker = client
+    ? createWorker({ config, store, queue, client, metrics, logger, concurrency: env.LEADGATE_WORKER_CONCURRENCY })
+    : null;
+  const app = roles.api
+    ? await buildApp({
+        config,
+        store,
+        queue,
+        metrics,
+        logger,
+        adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
+        isDraining: () => draining,
+        demoCrm: container.configSource.isBundledExample,
+      })
+    : null;
+
+  closeWithGrace(
+    {
+      delay: env.SHUTDOWN_TIMEOUT_MS,
+      logger: { error: (msg: unknown) => logger.error({ detail: String(msg) }, 'shutdown problem') },
+      onTimeout: (delay: number) => {
+        // What did not finish is not lost: unfinished deliveries keep their lease and are
+        // claimed again once it expires; a client whose request was cut retries it.
+        logger.warn({ delayMs: delay }, 'shutdown timed out; leaving unfinished work to be retried');
+        process.exit(0);
+      },
+    },
+    async ({ signal, err }) => {
+      draining = true;
+      if (err) logger.error({ err }, 'fatal error, shutting down');
+      else logger.info({ signal }, 'shutting down');
+      await app?.close();
+      await worker?.stop();
+      await client?.close();
+      await container.close();
+      logger.info('shut down');
+    },
+  );
+
+  if (app) {
+    await app.listen({ port: env.PORT, host: env.HOST });
+  }
+  worker?.start();
+  logger.info(
+    {
+      roles: Object.keys(roles).filter((r) => roles[r as keyof Roles]),
+      store: env.LEADGATE_STORE,
+      queue: env.LEADGATE_QUEUE,
+      config: container.configSource.path,
+      demo: container.configSource.isBundledExample,
+      address: app ? app.server.address() : null,
+    },
+    'leadgate started',
+  );
+}

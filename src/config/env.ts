@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { ConfigError, formatPath } from './config-error.js';
+
+/**
+ * Deployment settings. This module is the only reader of process.env (besides `${VAR}`
+ * substitution in the config file). Every variable is described once, here; `.env.example`
+ * is checked against this schema by test/unit/env.test.ts.
+ */
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z.string().optional();
+
+export const envSchema = z.object({
+  PORT: int(0, 65535).default(3000).describe('listen port of the api'),
+  HOST: z.string().min(1).default('0.0.0.0').describe('listen address of the api'),
+  LEADGATE_CONFIG: optionalString.describe('config file; default ./leadgate.yaml, else the bundled example'),
+  LEADGATE_DATA_DIR: z.string().min(1).default('./data').describe('where the embedded store keeps its files'),
+  LEADGATE_ADMIN_TOKEN: optionalString.describe('bearer token of the admin API; unset = admin API off'),
+  LEADGATE_STORE: z.enum(['sqlite', 'dynamodb']).default('sqlite').describe('store backend'),
+  LEADGATE_QUEUE: z.enum(['sqlite', 'bullmq', 'sqs']).default('sqlite').describe('queue backend'),
+  LEADGATE_WORKER_CONCURRENCY: int(1, 1024).default(32).describe('deliveries in flight per worker process'),
+  REDIS_URL: optionalString.describe('Redis URL, for LEADGATE_QUEUE=bullmq'),
+  SQS_QUEUE_URL: optionalString.describe('queue URL, for LEADGATE_QUEUE=sqs'),
+  DYNAMODB_TABLE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/).default('leadgate').describe('table name prefix, for LEADGATE_STORE=dynamodb'),
+  AWS_REGION: optionalString.describe('AWS SDK region'),
+  AWS_ENDPOINT_URL_SQS: optionalString.describe('SQS endpoint override (emulators in tests)'),
+  AWS_ENDPOINT_URL_DYNAMODB: optionalString.describe('DynamoDB endpoint override (emulators in tests)'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino level'),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(30_000).describe('longest graceful drain on SIGTERM'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/**
+ * Settings that only make sense together. Checked on the raw values so that these problems
+ * are reported in the same run as the per-variable ones.
+ */
+function combinationProblems(source: NodeJS.ProcessEnv): string[] {
+  const queue = source.LEADGATE_QUEUE || 'sqlite';
+  const store = source.LEADGATE_STORE || 'sqlite';
+  const problems: string[] = [];
+  if (queue === 'bullmq' && !source.REDIS_URL) problems.push('REDIS_URL: is required when LEADGATE_QUEUE=bullmq');
+  if (queue === 'sqs' && !source.SQS_QUEUE_URL) problems.push('SQS_QUEUE_URL: is required when LEADGATE_QUEUE=sqs');
+  if (queue === 'sqlite' && store !== 'sqlite') {
+    problems.push('LEADGATE_QUEUE: sqlite works only with LEADGATE_STORE=sqlite (the jobs live in the same database)');
+  }
+  return problems;
+}
+
+/** Parses and validates the environment; throws ConfigError naming every bad variable. */
+export function loadEnv(raw: NodeJS.ProcessEnv = process.env): Env {
+  // An empty variable (`PORT=`) means unset, as in most deploy tools, not "0" or "".
+  const source = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== ''));
+  const result = envSchema.safeParse(source);
+  const problems = result.success ? [] : result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  problems.push(...combinationProblems(source));
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return result.data;
+}

@@ -1,0 +1,107 @@
+import { isSupportedCountry } from 'libphonenumber-js';
+import { z } from 'zod';
+import { DEFAULT_RETRY_DELAYS, parseDuration } from '../domain/retry.js';
+
+/** The YAML config file of CONTRACT.md, with snake_case keys as users write them. */
+
+const id = z.string().regex(/^[a-z0-9-]+$/, 'must match [a-z0-9-]+ (lowercase letters, digits, dashes)').max(64);
+
+const duration = z.string().superRefine((value, ctx) => {
+  try {
+    parseDuration(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration with a unit, such as "250ms", "5s", "5m" or "2h"' });
+  }
+});
+
+const origin = z.string().superRefine((value, ctx) => {
+  let ok = false;
+  try {
+    const url = new URL(value);
+    ok = (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    ok = false;
+  }
+  if (!ok) ctx.addIssue({ code: 'custom', message: 'must be an origin such as "https://www.example.com" (no path, no trailing slash)' });
+});
+
+const signingSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/, 'must be "whsec_" followed by a base64 secret of at least 12 bytes');
+
+const httpUrl = z.string().superRefine((value, ctx) => {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return;
+  } catch {
+    // fall through
+  }
+  ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
+});
+
+const brand = z.strictObject({
+  id,
+  api_keys: z.array(z.string().min(1, 'must not be empty')).min(1, 'needs at least one key'),
+  allowed_origins: z.array(origin).default([]),
+  default_country: z
+    .string()
+    .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code such as FR'),
+  rate_limit: z.strictObject({ per_minute: z.number().int().min(1) }).optional(),
+});
+
+const destination = z.strictObject({
+  id,
+  url: httpUrl,
+  timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
+  signing_secret: z.union([signingSecret, z.array(signingSecret).min(1)]).optional(),
+  headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'header names are letters, digits and dashes'), z.string()).default({}),
+  retry: z
+    .strictObject({ delays: z.array(duration).max(50).default([...DEFAULT_RETRY_DELAYS]) })
+    .default({ delays: [...DEFAULT_RETRY_DELAYS] }),
+});
+
+const route = z.strictObject({
+  brands: z.array(z.string().min(1)).min(1).default(['*']),
+  services: z.array(z.string().min(1)).min(1).default(['*']),
+  destinations: z.array(z.string().min(1)).min(1, 'needs at least one destination'),
+});
+
+export const configFileSchema = z
+  .strictObject({
+    brands: z.array(brand).min(1, 'needs at least one brand'),
+    destinations: z.array(destination).default([]),
+    routes: z.array(route).default([]),
+  })
+  .superRefine((file, ctx) => {
+    const duplicate = (list: { id: string }[], key: string) => {
+      const seen = new Set<string>();
+      list.forEach((item, i) => {
+        if (seen.has(item.id)) ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `duplicate id "${item.id}"` });
+        seen.add(item.id);
+      });
+    };
+    duplicate(file.brands, 'brands');
+    duplicate(file.destinations, 'destinations');
+
+    // A key names its brand, so it must be unique across brands.
+    const keys = new Set<string>();
+    file.brands.forEach((b, i) =>
+      b.api_keys.forEach((k, j) => {
+        if (keys.has(k)) ctx.addIssue({ code: 'custom', path: ['brands', i, 'api_keys', j], message: 'key is used twice' });
+        keys.add(k);
+      }),
+    );
+
+    const brandIds = new Set(file.brands.map((b) => b.id));
+    const destinationIds = new Set(file.destinations.map((d) => d.id));
+    file.routes.forEach((r, i) => {
+      r.brands.forEach((b, j) => {
+        if (b !== '*' && !brandIds.has(b)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'brands', j], message: `unknown brand "${b}"` });
+      });
+      r.destinations.forEach((d, j) => {
+        if (!destinationIds.has(d)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'destinations', j], message: `unknown destination "${d}"` });
+      });
+    });
+  });
+
+export type ConfigFile = z.infer<typeof configFileSchema>;

@@ -1,0 +1,78 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import type { LeadgateConfig } from '../domain/config.js';
+import { parseDuration } from '../domain/retry.js';
+import { ConfigError, formatPath } from './config-error.js';
+import { configFileSchema, type ConfigFile } from './file-schema.js';
+import { substituteEnv, type SubstitutionProblem } from './substitute.js';
+
+export const BUNDLED_EXAMPLE_PATH = fileURLToPath(new URL('../../config/leadgate.example.yaml', import.meta.url));
+
+export interface ConfigSource {
+  path: string;
+  /** True when neither LEADGATE_CONFIG nor ./leadgate.yaml exists: the demo set-up. */
+  isBundledExample: boolean;
+}
+
+/** LEADGATE_CONFIG, else ./leadgate.yaml, else the bundled example (CONTRACT.md). */
+export function resolveConfigPath(explicit: string | undefined, cwd = process.cwd()): ConfigSource {
+  if (explicit) return { path: explicit, isBundledExample: false };
+  const local = `${cwd}/leadgate.yaml`;
+  if (existsSync(local)) return { path: local, isBundledExample: false };
+  return { path: BUNDLED_EXAMPLE_PATH, isBundledExample: true };
+}
+
+/** Reads, substitutes and validates a config file; throws ConfigError naming every problem. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): LeadgateConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError([`config file ${path}: cannot be read (${code})`]);
+  }
+  return parseConfigText(text, env, path);
+}
+
+export function parseConfigText(text: string, env: NodeJS.ProcessEnv, label = 'config'): LeadgateConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true, maxAliasCount: 100 });
+  } catch (err) {
+    const first = (err as Error).message.split('\n')[0];
+    throw new ConfigError([`${label}: not valid YAML: ${first}`]);
+  }
+  const missing: SubstitutionProblem[] = [];
+  const substituted = substituteEnv(raw ?? {}, env, missing);
+  const problems = missing.map((m) => `${formatPath(m.path)}: environment variable ${m.variable} is not set`);
+
+  const result = configFileSchema.safeParse(substituted);
+  if (!result.success) {
+    problems.push(...result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return toDomain(result.data);
+}
+
+function toDomain(file: ConfigFile): LeadgateConfig {
+  const secrets = (s: string | string[] | undefined) => (s === undefined ? [] : Array.isArray(s) ? s : [s]);
+  return {
+    brands: file.brands.map((b) => ({
+      id: b.id,
+      apiKeys: b.api_keys,
+      allowedOrigins: b.allowed_origins,
+      defaultCountry: b.default_country,
+      rateLimitPerMinute: b.rate_limit?.per_minute ?? null,
+    })),
+    destinations: file.destinations.map((d) => ({
+      id: d.id,
+      url: d.url,
+      timeoutMs: d.timeout_ms,
+      signingSecrets: secrets(d.signing_secret),
+      headers: d.headers,
+      retry: { delaysMs: d.retry.delays.map(parseDuration) },
+    })),
+    routes: file.routes.map((r) => ({ brands: r.brands, services: r.services, destinations: r.destinations })),
+  };
+}

@@ -1,0 +1,60 @@
+/** One delivery per lead and destination; it retries and dead-letters on its own. */
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
+
+export interface Delivery {
+  /** Stable across retries and replays: sent as `webhook-id` so CRMs can drop duplicates. */
+  id: string;
+  leadId: string;
+  destination: string;
+  status: DeliveryStatus;
+  /** Every attempt ever made, replays included. */
+  attempts: number;
+  /** Attempts since the delivery was created or last replayed: the position in the retry schedule. */
+  cycleAttempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  /** Epoch ms; null once delivered or dead. */
+  nextAttemptAt: number | null;
+  deliveredAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What the ingest path creates: the rest starts at its defaults (pending, due now). */
+export interface NewDelivery {
+  id: string;
+  destination: string;
+}
+
+/** Why an attempt failed, as a closed set (see `classifyResponse`). */
+export type ErrorClass =
+  | 'http_status' // the destination answered a non-2xx status
+  | 'timeout'
+  | 'network'
+  | 'request_build' // leadgate could not build the request (e.g. unknown destination)
+  ;
+
+export type AttemptOutcome = 'delivered' | 'retry' | 'dead';
+
+export interface Attempt {
+  deliveryId: string;
+  /** 1-based, over the whole life of the delivery. */
+  number: number;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  errorClass: ErrorClass | null;
+  /** A short fixed-vocabulary message; never personal data. */
+  error: string | null;
+  /** At most 1 KiB of what the destination answered. */
+  responseBody: string | null;
+  outcome: AttemptOutcome;
+}
+
+/** How a delivery changes after an attempt. */
+export interface AttemptResult {
+  attempt: Attempt;
+  status: DeliveryStatus;
+  nextAttemptAt: number | null;
+}

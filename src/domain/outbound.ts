@@ -1,0 +1,91 @@
+import { createHmac } from 'node:crypto';
+import type { OutboundRequest } from '../ports/destination-client.js';
+import type { DestinationConfig } from './config.js';
+import type { Lead } from './lead.js';
+
+/**
+ * What leadgate sends to a destination: the contract's default body and the Standard Webhooks
+ * headers (https://www.standardwebhooks.com). Pure: the clock and version come in as arguments.
+ */
+
+/** Sent when the caller does not say which version it runs. */
+export const DEFAULT_USER_AGENT = 'leadgate';
+
+/**
+ * The contract's `lead.created` body. Absent optional fields of `data` (`message`) and of
+ * `contact` are omitted rather than sent as null: the lead never had them, and a CRM mapping
+ * "missing" and "null" the same way is the common case. `consent`, `source` and `meta` are
+ * always objects (`{}` when absent), as the contract's example shows, so CRMs can index into
+ * them without a null check.
+ */
+export function buildLeadCreatedBody(lead: Lead, now: Date): string {
+  const data: Record<string, unknown> = {
+    id: lead.id,
+    brand: lead.brand,
+    received_at: lead.received_at,
+    contact: lead.contact,
+    service: lead.service,
+  };
+  if (lead.message !== undefined) data.message = lead.message;
+  data.consent = lead.consent ?? {};
+  data.source = lead.source ?? {};
+  data.meta = lead.meta ?? {};
+  return JSON.stringify({ type: 'lead.created', timestamp: now.toISOString(), data });
+}
+
+const SECRET_PREFIX = 'whsec_';
+
+/**
+ * `webhook-signature` value: one `v1,<base64 HMAC-SHA256>` per secret, space separated, so a
+ * destination rotating its secret accepts either during the overlap.
+ */
+export function signWebhook(secrets: string[], msgId: string, timestampSec: number, body: string): string {
+  const content = `${msgId}.${timestampSec}.${body}`;
+  return secrets
+    .map((secret) => `v1,${createHmac('sha256', decodeSecret(secret)).update(content).digest('base64')}`)
+    .join(' ');
+}
+
+/** Throws (without echoing the secret) when it is not `whsec_<base64>`; config validation should catch this first. */
+export function decodeSecret(secret: string): Buffer {
+  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
+  const key = Buffer.from(encoded, 'base64');
+  if (key.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
+    throw new Error('signing secret is not whsec_<base64>');
+  }
+  return key;
+}
+
+export interface OutboundOptions {
+  /** `leadgate/<version>`; defaults to `leadgate`. */
+  userAgent?: string;
+}
+
+/** Headers leadgate owns: a destination's configured headers cannot override these. */
+const RESERVED = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature', 'content-length', 'host']);
+
+export function buildOutboundRequest(
+  lead: Lead,
+  destination: DestinationConfig,
+  deliveryId: string,
+  now: Date,
+  options: OutboundOptions = {},
+): OutboundRequest {
+  const body = buildLeadCreatedBody(lead, now);
+  const timestampSec = Math.floor(now.getTime() / 1000);
+  // Lower-cased names so a configured `Content-Type` replaces ours instead of being sent twice.
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': options.userAgent ?? DEFAULT_USER_AGENT,
+  };
+  for (const [name, value] of Object.entries(destination.headers)) {
+    const lower = name.toLowerCase();
+    if (!RESERVED.has(lower)) headers[lower] = value;
+  }
+  headers['webhook-id'] = deliveryId;
+  headers['webhook-timestamp'] = String(timestampSec);
+  if (destination.signingSecrets.length > 0) {
+    headers['webhook-signature'] = signWebhook(destination.signingSecrets, deliveryId, timestampSec, body);
+  }
+  return { url: destination.url, headers, body, timeoutMs: destination.timeoutMs };
+}

@@ -1,0 +1,45 @@
+import type { Attempt, Delivery } from '../domain/delivery.js';
+import type { Lead } from '../domain/lead.js';
+
+/** The admin API speaks snake_case JSON with ISO dates, like the forwarded payload. */
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function deliveryView(d: Delivery) {
+  return {
+    id: d.id,
+    lead_id: d.leadId,
+    destination: d.destination,
+    status: d.status,
+    attempts: d.attempts,
+    last_status_code: d.lastStatusCode,
+    last_error: d.lastError,
+    next_attempt_at: iso(d.nextAttemptAt),
+    delivered_at: iso(d.deliveredAt),
+    created_at: iso(d.createdAt),
+    updated_at: iso(d.updatedAt),
+  };
+}
+
+export function attemptView(a: Attempt) {
+  return {
+    number: a.number,
+    started_at: iso(a.startedAt),
+    duration_ms: a.durationMs,
+    status_code: a.statusCode,
+    error_class: a.errorClass,
+    error: a.error,
+    response_body: a.responseBody,
+    outcome: a.outcome,
+  };
+}
+
+export function leadView(lead: Lead, deliveries: Array<{ delivery: Delivery; attempts: Attempt[] }>) {
+  return {
+    ...lead,
+    deliveries: deliveries.map(({ delivery, attempts }) => ({
+      ...deliveryView(delivery),
+      history: attempts.map(attemptView),
+    })),
+  };
+}

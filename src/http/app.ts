@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { LeadgateConfig } from '../domain/config.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { JobQueue } from '../ports/job-queue.js';
+import type { LeadStore } from '../ports/lead-store.js';
+import { createKeyResolver } from './auth.js';
+import { installErrorHandling, sendError } from './error-handler.js';
+import { HttpError } from './http-error.js';
+import { JSON_BODY_LIMIT, installJsonParser } from './json-body.js';
+import { adminRoutes } from './routes/admin.js';
+import { registerDemoCrmRoutes } from './routes/demo-crm.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { LEADS_ROUTE, registerLeadsRoute } from './routes/leads.js';
+import { createStoreGaugeRefresher } from './store-gauges.js';
+
+export interface AppDeps {
+  config: LeadgateConfig;
+  store: LeadStore;
+  queue: JobQueue;
+  metrics: Metrics;
+  logger: Logger;
+  /** Bearer token of the admin API; null leaves the admin routes unregistered. */
+  adminToken: string | null;
+  /** True once SIGTERM was received: readiness and ingest answer 503. */
+  isDraining: () => boolean;
+  /** Serve the built-in demo CRM at /demo/crm/leads (the bundled example config posts to it). */
+  demoCrm?: boolean;
+  now?: () => number;
+}
+
+/** A client's request id is echoed only when it cannot forge log lines or bloat them. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * Builds the HTTP app; never listens (the entry point does, so tests can inject or bind to
+ * port 0). All routes share one strict JSON parser and one error handler.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const now = deps.now ?? Date.now;
+  const { config, metrics } = deps;
+
+  const app = Fastify({
+    // Typed as the base logger so routes take a plain FastifyInstance (pino satisfies it).
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // One `lead accepted` line per lead replaces the two per request, which cost throughput.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: requestId,
+    bodyLimit: JSON_BODY_LIMIT,
+    return503OnClosing: true,
+    // Longer than a load balancer's idle timeout (60 s on AWS) so it never reuses a closed socket;
+    // a slow-loris request is cut after 30 s.
+    keepAliveTimeout: 65_000,
+    requestTimeout: 30_000,
+    ajv: {
+      customOptions: {
+        // Fastify's defaults would silently drop unknown fields and coerce "1" to 1; the
+        // contract rejects both, and clients should see every problem at once.
+        removeAdditional: false,
+        coerceTypes: false,
+        allErrors: true,
+        useDefaults: false,
+      },
+    },
+    // Errors Fastify raises before routing (e.g. a malformed URL) skip the error handler.
+    frameworkErrors: (error, request, reply) => {
+      void reply.header('x-request-id', request.id);
+      sendError(request, reply, error);
+    },
+  });
+
+  app.decorateRequest('brand', null);
+  installJsonParser(app);
+  installErrorHandling(app, (request, code) => {
+    if (request.method === 'POST' && request.routeOptions.url === LEADS_ROUTE) {
+      metrics.leadsRejected.inc({ brand: request.brand?.id ?? 'unknown', reason: code });
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  // A JSON API: no documents to protect with CSP beyond "load nothing, frame nothing".
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  });
+
+  // Preflights carry no credentials, so they are answered for every brand's origins; the
+  // POST itself then checks the origin against the brand its key names.
+  const origins = [...new Set(config.brands.flatMap((b) => b.allowedOrigins))];
+  await app.register(cors, {
+    delegator: (req, callback) => {
+      const path = (req.url ?? '').split('?')[0];
+      callback(null, path === LEADS_ROUTE ? corsOptions(origins) : { origin: false });
+    },
+  });
+
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: () => new HttpError(429, 'rate_limited', 'Too many requests, retry later'),
+  });
+
+  registerLeadsRoute(app, {
+    config,
+    store: deps.store,
+    queue: deps.queue,
+    metrics,
+    isDraining: deps.isDraining,
+    now,
+    resolveKey: createKeyResolver(config.brands),
+  });
+  registerHealthRoutes(app, {
+    store: deps.store,
+    queue: deps.queue,
+    metrics,
+    isDraining: deps.isDraining,
+    refreshStoreGauges: createStoreGaugeRefresher({ config, store: deps.store, metrics, now, logger: deps.logger }),
+  });
+  const adminToken = deps.adminToken;
+  if (adminToken !== null && adminToken !== '') {
+    await app.register(adminRoutes, { adminToken, store: deps.store, queue: deps.queue, now });
+  }
+  if (deps.demoCrm === true) registerDemoCrmRoutes(app, now);
+  return app;
+}
+
+function corsOptions(origins: string[]) {
+  return {
+    origin: origins.length > 0 ? origins : false,
+    methods: ['POST'],
+    allowedHeaders: ['Content-Type', 'Authorization', 'X-Api-Key', 'Idempotency-Key', 'X-Request-Id'],
+    exposedHeaders: ['Location', 'Idempotent-Replayed', 'Retry-After', 'X-Request-Id'],
+    maxAge: 600,
+    // Fastify answers malformed preflights itself with JSON errors; the plugin's strict mode
+    // would answer text/plain.
+    strictPreflight: false,
+  };
+}

@@ -1,0 +1,52 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { BrandConfig } from '../domain/config.js';
+
+const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+
+/** Constant-time equality of two strings of any length: their digests have the same size. */
+export function safeEqual(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+/**
+ * Finds the brand an API key belongs to. Every key of every brand is compared, in constant
+ * time and without early exit, so response time says nothing about how close a guess was or
+ * which brand it hit.
+ */
+export function createKeyResolver(brands: BrandConfig[]): (key: string) => BrandConfig | null {
+  const keys = brands.flatMap((brand) => brand.apiKeys.map((key) => ({ brand, digest: digest(key) })));
+  return (candidate) => {
+    const candidateDigest = digest(candidate);
+    let found: BrandConfig | null = null;
+    for (const entry of keys) {
+      if (timingSafeEqual(entry.digest, candidateDigest) && found === null) found = entry.brand;
+    }
+    return found;
+  };
+}
+
+/**
+ * The presented key: `Authorization: Bearer <key>` or `X-Api-Key: <key>`. Both at once must
+ * agree, so a proxy adding one cannot silently override the other. Null when absent or
+ * malformed.
+ */
+export function presentedKey(request: FastifyRequest): string | null {
+  const authorization = request.headers.authorization;
+  const apiKey = request.headers['x-api-key'];
+  let bearer: string | null = null;
+  if (authorization !== undefined) {
+    const match = /^Bearer +(\S+) *$/i.exec(authorization);
+    if (match === null) return null;
+    bearer = match[1] ?? null;
+  }
+  const header = typeof apiKey === 'string' ? apiKey.trim() : null;
+  if (bearer !== null && header !== null) return bearer === header ? bearer : null;
+  return bearer ?? (header === '' ? null : header);
+}
+
+/** Bearer token of the admin API, or null. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const match = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '');
+  return match?.[1] ?? null;
+}

@@ -1,0 +1,48 @@
+import { mapKey, text } from './common.js';
+
+/**
+ * `POST /v1/leads` body, as in CONTRACT.md. Every object closes with
+ * `additionalProperties: false` and every string is bounded, so what passes is small and
+ * predictable; normalisation (src/domain/normalise.ts) then trims and checks email and phone.
+ */
+export const leadBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['contact', 'service'],
+  properties: {
+    contact: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        first_name: text(100),
+        last_name: text(100),
+        email: text(254),
+        phone: text(32),
+        postal_code: text(16),
+        city: text(100),
+      },
+      anyOf: [{ required: ['email'] }, { required: ['phone'] }],
+    },
+    service: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' },
+    message: text(5000),
+    consent: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        contact: { type: 'boolean' },
+        marketing: { type: 'boolean' },
+        text: text(1000),
+      },
+    },
+    source: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: text(2048),
+        form: text(100),
+        utm: { type: 'object', maxProperties: 10, propertyNames: mapKey, additionalProperties: text(200) },
+      },
+    },
+    meta: { type: 'object', maxProperties: 20, propertyNames: mapKey, additionalProperties: text(500) },
+  },
+} as const;

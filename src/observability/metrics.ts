@@ -1,0 +1,82 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric leadgate exports is defined here. Labels never hold personal data or lead ids:
+ * only brand ids, destination ids, reasons from a closed set, routes and status codes.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const leadsAccepted = new Counter({
+    name: 'leadgate_leads_accepted_total',
+    help: 'Leads accepted (202) by brand',
+    labelNames: ['brand'] as const,
+    registers: [registry],
+  });
+  const leadsRejected = new Counter({
+    name: 'leadgate_leads_rejected_total',
+    help: 'Lead submissions rejected, by brand (or "unknown") and error code',
+    labelNames: ['brand', 'reason'] as const,
+    registers: [registry],
+  });
+  const leadsUnrouted = new Counter({
+    name: 'leadgate_leads_unrouted_total',
+    help: 'Accepted leads that matched no route',
+    labelNames: ['brand'] as const,
+    registers: [registry],
+  });
+  const deliveries = new Counter({
+    name: 'leadgate_deliveries_total',
+    help: 'Delivery attempts by destination and outcome (delivered, retry, dead)',
+    labelNames: ['destination', 'outcome'] as const,
+    registers: [registry],
+  });
+  const deliveryDuration = new Histogram({
+    name: 'leadgate_delivery_duration_seconds',
+    help: 'Duration of delivery attempts',
+    labelNames: ['destination'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const deliveriesPending = new Gauge({
+    name: 'leadgate_deliveries_pending',
+    help: 'Pending deliveries by destination (from the store: the same on every instance)',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+  });
+  const deliveriesDead = new Gauge({
+    name: 'leadgate_deliveries_dead',
+    help: 'Dead deliveries by destination (from the store)',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+  });
+  const oldestPendingAge = new Gauge({
+    name: 'leadgate_oldest_pending_delivery_age_seconds',
+    help: 'Age of the oldest pending delivery by destination (from the store)',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'leadgate_http_request_duration_seconds',
+    help: 'HTTP request duration by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    leadsAccepted,
+    leadsRejected,
+    leadsUnrouted,
+    deliveries,
+    deliveryDuration,
+    deliveriesPending,
+    deliveriesDead,
+    oldestPendingAge,
+    httpDuration,
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

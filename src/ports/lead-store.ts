@@ -1,0 +1,100 @@
+import type { Attempt, AttemptResult, Delivery, DeliveryStatus, NewDelivery } from '../domain/delivery.js';
+import type { Lead } from '../domain/lead.js';
+
+/**
+ * The record of truth: leads, deliveries, attempts and idempotency keys.
+ * Every adapter passes test/contract/lead-store.contract.ts.
+ */
+export interface LeadStore {
+  /** Create or upgrade tables; idempotent. */
+  migrate(): Promise<void>;
+
+  /**
+   * Persist a lead and its deliveries atomically, honouring the idempotency key if given.
+   * Resolves only once the lead is durable.
+   */
+  ingest(command: IngestCommand): Promise<IngestResult>;
+
+  getLead(id: string): Promise<Lead | null>;
+  getDelivery(id: string): Promise<Delivery | null>;
+  listDeliveriesOfLead(leadId: string): Promise<Delivery[]>;
+  listAttempts(deliveryId: string): Promise<Attempt[]>;
+  listDeliveries(filter: DeliveryFilter): Promise<DeliveryPage>;
+
+  /**
+   * Record an attempt and move the delivery on. Safe to run twice: a delivery that is no
+   * longer pending is left as it is (returns false).
+   */
+  recordAttempt(result: AttemptResult): Promise<boolean>;
+
+  /**
+   * Make deliveries pending and due now again, keeping their ids; resets their retry
+   * schedule. Returns the replayed deliveries (to be enqueued).
+   */
+  replay(selector: ReplaySelector): Promise<Delivery[]>;
+
+  /** Pending deliveries due at or before `now`, oldest first (for the sweeper). */
+  findDue(now: number, limit: number): Promise<Delivery[]>;
+
+  /** Cluster-wide figures per destination, for metrics. */
+  stats(): Promise<DestinationStats[]>;
+
+  /** Throws when the store cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface IngestCommand {
+  lead: Lead;
+  deliveries: NewDelivery[];
+  idempotency?: {
+    key: string;
+    /** sha256 of the request body, to tell a retry from a reuse of the key. */
+    bodyHash: string;
+    /** Epoch ms after which the key may be used again. */
+    expiresAt: number;
+  };
+}
+
+export type IngestResult =
+  | { kind: 'created'; leadId: string }
+  /** Same brand, key and body as an earlier request: nothing was created. */
+  | { kind: 'replayed'; leadId: string }
+  /** An earlier request with this key has not finished yet. */
+  | { kind: 'in_flight' }
+  /** The key was used with another body. */
+  | { kind: 'key_reused' };
+
+export interface DeliveryFilter {
+  status?: DeliveryStatus;
+  destination?: string;
+  /** 1..500 */
+  limit: number;
+  /** Opaque, from a previous page's nextCursor. */
+  cursor?: string;
+}
+
+export interface DeliveryPage {
+  items: Delivery[];
+  nextCursor: string | null;
+}
+
+export type ReplaySelector =
+  | { deliveryId: string }
+  | { destination: string; status: 'dead'; since?: number; until?: number };
+
+export interface DestinationStats {
+  destination: string;
+  pending: number;
+  dead: number;
+  /** Epoch ms of the oldest pending delivery's creation, or null. */
+  oldestPendingCreatedAt: number | null;
+}
+
+/** `DeliveryFilter.cursor` was not made by this store: a client error, not an outage. */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('invalid cursor');
+    this.name = 'InvalidCursorError';
+  }
+}

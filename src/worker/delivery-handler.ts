@@ -1,0 +1,96 @@
+import { decideAttempt, requestBuildFailure } from '../domain/delivery-decision.js';
+import type { LeadgateConfig } from '../domain/config.js';
+import type { AttemptResult, Delivery } from '../domain/delivery.js';
+import { buildOutboundRequest } from '../domain/outbound.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { DestinationClient } from '../ports/destination-client.js';
+import type { JobHandler } from '../ports/job-queue.js';
+import type { LeadStore } from '../ports/lead-store.js';
+import { leadgateUserAgent } from './user-agent.js';
+
+export interface DeliveryHandlerDeps {
+  config: LeadgateConfig;
+  store: LeadStore;
+  client: DestinationClient;
+  metrics: Metrics;
+  logger: Logger;
+  /** Epoch ms; injectable for tests. */
+  now?: () => number;
+  /** [0, 1); injectable so tests can pin the jitter. */
+  random?: () => number;
+  /** Defaults to `leadgate/<package.json version>`. */
+  userAgent?: string;
+}
+
+/**
+ * load → (due?) → build → send → decide → record. The job only names a delivery; the store
+ * is the truth, so a duplicate or stale job finds the delivery finished and does nothing.
+ * Store errors are not caught: the rejection makes the queue run the job again later.
+ */
+export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
+  const { config, store, client, metrics, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const userAgent = deps.userAgent ?? leadgateUserAgent();
+
+  async function finish(delivery: Delivery, result: AttemptResult): Promise<{ retryAt: number } | void> {
+    const recorded = await store.recordAttempt(result);
+    const { attempt } = result;
+    metrics.deliveries.inc({ destination: delivery.destination, outcome: attempt.outcome });
+    // Only ids, the destination, the status code and the fixed-vocabulary error: never lead data.
+    const fields = {
+      deliveryId: delivery.id,
+      destination: delivery.destination,
+      statusCode: attempt.statusCode,
+      errorClass: attempt.errorClass,
+      error: attempt.error,
+      attempt: attempt.number,
+      durationMs: attempt.durationMs,
+    };
+    if (!recorded) {
+      // Another worker finished this delivery while we were sending (at-least-once at work).
+      logger.debug(fields, 'delivery attempt not recorded: no longer pending');
+      return;
+    }
+    if (attempt.outcome === 'delivered') {
+      logger.debug(fields, 'delivery delivered');
+      return;
+    }
+    if (attempt.outcome === 'retry' && result.nextAttemptAt !== null) {
+      // An expected CRM failure: warn, with the status code, and say when we try again.
+      logger.warn({ ...fields, nextAttemptAt: new Date(result.nextAttemptAt).toISOString() }, 'delivery attempt failed, will retry');
+      return { retryAt: result.nextAttemptAt };
+    }
+    // Dead needs a human (fix the CRM or the config, then replay): error, so it pages.
+    logger.error(fields, 'delivery dead');
+  }
+
+  return async (job) => {
+    const delivery = await store.getDelivery(job.deliveryId);
+    if (!delivery || delivery.status !== 'pending') return;
+    const startedAt = now();
+    // The queue may hand a job early (a replayed or duplicated message): honour the store.
+    if (delivery.nextAttemptAt !== null && delivery.nextAttemptAt > startedAt) {
+      return { retryAt: delivery.nextAttemptAt };
+    }
+    const destination = config.destinations.find((d) => d.id === delivery.destination);
+    if (!destination) return finish(delivery, requestBuildFailure(delivery, startedAt, 'unknown destination'));
+    const lead = await store.getLead(delivery.leadId);
+    // A store that lost the lead cannot be fixed by retrying; dead keeps it visible to ops.
+    if (!lead) return finish(delivery, requestBuildFailure(delivery, startedAt, 'lead not found'));
+
+    let request;
+    try {
+      request = buildOutboundRequest(lead, destination, delivery.id, new Date(startedAt), { userAgent });
+    } catch {
+      // e.g. a malformed signing secret; its text is not echoed anywhere.
+      return finish(delivery, requestBuildFailure(delivery, startedAt, 'request build failed'));
+    }
+
+    const sent = await client.send(request);
+    metrics.deliveryDuration.observe({ destination: destination.id }, sent.durationMs / 1000);
+    const result = decideAttempt({ delivery, result: sent, policy: destination.retry, startedAt, now: now(), random });
+    return finish(delivery, result);
+  };
+}

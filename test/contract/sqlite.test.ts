@@ -1,0 +1,161 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteJobQueue } from '../../src/adapters/queue/job-queue.sqlite.js';
+import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/database.js';
+import { SqliteLeadStore } from '../../src/adapters/store/lead-store.sqlite.js';
+import type { Job } from '../../src/ports/job-queue.js';
+import { describeJobQueueContract } from './job-queue.contract.js';
+import { deferred, makeIngest } from './fixtures.js';
+import { describeLeadStoreContract } from './lead-store.contract.js';
+
+const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'leadgate-'));
+const removeDir = (dir: string): void => fs.rmSync(dir, { recursive: true, force: true });
+
+describeLeadStoreContract('sqlite', async () => {
+  const dir = tempDir();
+  const store = new SqliteLeadStore(openSqliteDatabase(dir));
+  await store.migrate();
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      removeDir(dir);
+    },
+  };
+});
+
+describeJobQueueContract('sqlite', async ({ leaseMs }) => {
+  const dir = tempDir();
+  const store = new SqliteLeadStore(openSqliteDatabase(dir));
+  await store.migrate();
+  // A short poll so lease expiry is noticed quickly; enqueue wakes the consumer anyway.
+  const queues = [new SqliteJobQueue(openSqliteDatabase(dir), { leaseMs, pollIntervalMs: 20 })];
+  return {
+    store,
+    queue: queues[0]!,
+    // A second connection to the same file, as a restarted process would open.
+    newQueue: async () => {
+      const queue = new SqliteJobQueue(openSqliteDatabase(dir), { leaseMs, pollIntervalMs: 20 });
+      queues.push(queue);
+      return queue;
+    },
+    cleanup: async () => {
+      await Promise.all(queues.map((q) => q.close()));
+      await store.close();
+      removeDir(dir);
+    },
+  };
+});
+
+describe('sqlite adapters: specifics', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  function open(): { dir: string; db: SqliteDatabase } {
+    const dir = path.join(tempDir(), 'nested', 'data');
+    const db = openSqliteDatabase(dir);
+    cleanups.push(async () => {
+      await db.close();
+      removeDir(path.dirname(path.dirname(dir)));
+    });
+    return { dir, db };
+  }
+
+  it('creates the data dir, sets the pragmas and records migrations once', async () => {
+    const { dir, db } = open();
+    expect(fs.existsSync(path.join(dir, 'leadgate.db'))).toBe(true);
+    expect(db.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(db.db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    expect(db.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    db.migrate();
+    db.migrate();
+    const versions = db.db.prepare('SELECT version FROM schema_migrations').pluck().all();
+    expect(versions).toEqual(['001_init.sql']);
+    const tables = db.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+    expect(tables).toEqual(
+      expect.arrayContaining(['attempts', 'deliveries', 'idempotency_keys', 'leads', 'schema_migrations']),
+    );
+  });
+
+  it('enqueue wakes an idle consumer at once, without waiting for the poll', async () => {
+    const { db } = open();
+    const store = new SqliteLeadStore(db);
+    await store.migrate();
+    const queue = new SqliteJobQueue(db, { pollIntervalMs: 60_000 });
+    cleanups.push(() => queue.stop());
+    const handed = deferred<Job>();
+    queue.consume(async (job) => handed.resolve(job), { concurrency: 1 });
+    // Let the consumer go idle first (its first look finds nothing and arms the 60 s timer).
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    const command = makeIngest(['crm-main']);
+    await store.ingest(command);
+    const started = Date.now();
+    await queue.enqueue([{ deliveryId: command.deliveries[0]!.id, runAt: Date.now() }]);
+    const job = await handed.promise;
+    expect(job.deliveryId).toBe(command.deliveries[0]!.id);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('releases the lease when the handler finishes without recording an attempt', async () => {
+    const { db } = open();
+    const store = new SqliteLeadStore(db);
+    await store.migrate();
+    const queue = new SqliteJobQueue(db);
+    const command = makeIngest(['crm-main']);
+    await store.ingest(command);
+    const id = command.deliveries[0]!.id;
+    const handled = deferred();
+    queue.consume(async () => handled.resolve(), { concurrency: 1 });
+    await handled.promise;
+    await queue.stop();
+    const lease = db.db.prepare('SELECT lease_until FROM deliveries WHERE id = ?').pluck().get(id);
+    expect(lease).toBeNull();
+  });
+
+  it('counts handler rejections and reports them to onError', async () => {
+    const { db } = open();
+    const store = new SqliteLeadStore(db);
+    await store.migrate();
+    const failed = deferred<unknown>();
+    const queue = new SqliteJobQueue(db, { onError: (error) => failed.resolve(error) });
+    await store.ingest(makeIngest(['crm-main']));
+    queue.consume(async () => Promise.reject(new Error('boom')), { concurrency: 1 });
+    expect(await failed.promise).toBeInstanceOf(Error);
+    await queue.stop();
+    expect(queue.errors).toBe(1);
+  });
+
+  it('lists deliveries in id (creation) order and rejects a forged cursor', async () => {
+    const { db } = open();
+    const store = new SqliteLeadStore(db);
+    await store.migrate();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const command = makeIngest(['crm-main', 'callcenter']);
+      await store.ingest(command);
+      ids.push(...command.deliveries.map((d) => d.id));
+    }
+    const first = await store.listDeliveries({ limit: 4 });
+    const second = await store.listDeliveries({ limit: 100, cursor: first.nextCursor! });
+    expect([...first.items, ...second.items].map((d) => d.id)).toEqual([...ids].sort());
+    expect(ids).toEqual([...ids].sort()); // UUIDv7: creation order is id order
+  });
+
+  it('the store and queue close the shared connection when the last one closes', async () => {
+    const { db } = open();
+    const store = new SqliteLeadStore(db);
+    const queue = new SqliteJobQueue(db);
+    await store.migrate();
+    await store.close();
+    await expect(queue.ping()).resolves.toBeUndefined();
+    await queue.close();
+    expect(db.isOpen).toBe(false);
+    await expect(store.ping()).rejects.toThrow();
+  });
+});

@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from '../helpers/http-client.js';
+import { closedPort } from '../helpers/crm-server.js';
+import { runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
+
+const dirs: string[] = [];
+const processes: LeadgateProcess[] = [];
+afterEach(async () => {
+  for (const p of processes.splice(0)) {
+    if (p.child.exitCode === null) p.child.kill('SIGTERM');
+    await p.exited;
+  }
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'leadgate-cli-'));
+  dirs.push(dir);
+  return dir;
+}
+
+describe('leadgate CLI', () => {
+  it('config check: ok for the bundled example, exit 78 naming every bad key otherwise', async () => {
+    const ok = await runCli(['config', 'check'], {});
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/leadgate\.example\.yaml: ok \(1 brands, 1 destinations, 1 routes\)/);
+
+    const file = join(tempDir(), 'bad.yaml');
+    writeFileSync(file, 'brands:\n  - id: BAD\n    api_keys: []\n    default_country: FR\nroutes:\n  - destinations: [nowhere]\n');
+    const bad = await runCli(['config', 'check', file], {});
+    expect(bad.code).toBe(78);
+    const lines = bad.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^leadgate: brands\[0\]\.id: /),
+      expect.stringMatching(/^leadgate: brands\[0\]\.api_keys: /),
+      expect.stringMatching(/^leadgate: routes\[0\]\.destinations\[0\]: unknown destination "nowhere"/),
+    ]);
+    expect(bad.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
+  });
+
+  it('a bad setting stops the process at start with exit 78 and one line per problem', async () => {
+    const result = await runCli(['serve'], { PORT: 'eighty', LEADGATE_QUEUE: 'kafka', LEADGATE_DATA_DIR: tempDir() });
+    expect(result.code).toBe(78);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^leadgate: PORT: /),
+      expect.stringMatching(/^leadgate: LEADGATE_QUEUE: /),
+    ]);
+  });
+
+  it('a missing config file and a bad one at serve time exit 78 too', async () => {
+    const missing = await runCli(['serve'], { LEADGATE_CONFIG: '/nonexistent.yaml', LEADGATE_DATA_DIR: tempDir() });
+    expect(missing.code).toBe(78);
+    expect(missing.stderr).toMatch(/cannot be read \(ENOENT\)/);
+  });
+
+  it('unknown commands print the usage with exit 64', async () => {
+    const result = await runCli(['frobnicate'], {});
+    expect(result.code).toBe(64);
+    expect(result.stderr).toMatch(/usage: leadgate <command>/);
+  });
+
+  it('on a fresh clone, serve runs the bundled example and its demo CRM visibly receives the lead', async () => {
+    // The README's walk-through. The example's destination is http://127.0.0.1:${PORT:-3000}/demo/crm/leads,
+    // so leadgate must listen on a known port: take a free one (never a fixed one).
+    const port = await closedPort();
+    const leadgate = await startLeadgate('serve', { PORT: String(port), LEADGATE_DATA_DIR: join(tempDir(), 'data') });
+    processes.push(leadgate);
+    const accepted = await postLead(leadgate.url, 'demo-key-merciplus', EXAMPLE_LEAD);
+    expect(accepted.status).toBe(202);
+    let received: { lead_id: string; webhook_id: string }[] = [];
+    await waitUntil(async () => {
+      received = (await getJson(`${leadgate.url}/demo/crm/leads`)).body.leads ?? (await getJson(`${leadgate.url}/demo/crm/leads`)).body;
+      return Array.isArray(received) && received.some((r) => r.lead_id === accepted.body.id);
+    }, 'the demo CRM to receive the lead');
+  });
+});

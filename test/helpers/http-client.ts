@@ -1,0 +1,80 @@
+/** Small HTTP helpers for end-to-end tests (Node's fetch against a real listener). */
+
+export const EXAMPLE_LEAD = {
+  contact: {
+    first_name: 'Camille',
+    last_name: 'Martin',
+    email: 'Camille.Martin@Example.fr',
+    phone: '06 12 34 56 78',
+    postal_code: '75011',
+    city: 'Paris',
+  },
+  service: 'menage',
+  message: 'Devis pour 3 h de ménage par semaine',
+  consent: { contact: true, marketing: false, text: "J'accepte d'être recontacté" },
+  source: { url: 'https://www.merci-plus.example/devis', form: 'devis', utm: { source: 'google', medium: 'cpc' } },
+  meta: { campaign: 'spring' },
+};
+
+export interface PostResult {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+export async function postLead(
+  baseUrl: string,
+  apiKey: string,
+  lead: unknown = EXAMPLE_LEAD,
+  headers: Record<string, string> = {},
+): Promise<PostResult> {
+  const res = await fetch(`${baseUrl}/v1/leads`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}`, ...headers },
+    body: JSON.stringify(lead),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
+}
+
+export async function getJson(url: string, token?: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  return { status: res.status, body: await res.json() };
+}
+
+export async function postJson(url: string, body: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Runs `count` async tasks with at most `concurrency` in flight; results in index order. */
+export async function runConcurrently<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await task(i);
+      }
+    }),
+  );
+  return results;
+}
+
+/**
+ * Resolves once `check` returns true, re-checking every `intervalMs`; rejects with `what`
+ * after `timeoutMs`. For state that announces itself by no event we can hear (another process).
+ */
+export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,220 @@
+import type { Attempt, AttemptResult, Delivery } from '../../src/domain/delivery.js';
+import type { Lead } from '../../src/domain/lead.js';
+import {
+  InvalidCursorError,
+  type DeliveryFilter,
+  type DeliveryPage,
+  type DestinationStats,
+  type IngestCommand,
+  type IngestResult,
+  type LeadStore,
+  type ReplaySelector,
+} from '../../src/ports/lead-store.js';
+
+interface IdempotencyEntry {
+  bodyHash: string;
+  leadId: string;
+  expiresAt: number;
+}
+
+/**
+ * An in-memory LeadStore for HTTP and worker tests, following the port's documented
+ * semantics. `down` makes every call fail; `failNext` fails the next n calls; `nextIngest`
+ * forces the next ingest result (e.g. in_flight, which a synchronous store never produces).
+ */
+export class MemoryStore implements LeadStore {
+  readonly leads = new Map<string, Lead>();
+  readonly deliveries = new Map<string, Delivery>();
+  readonly attempts = new Map<string, Attempt[]>();
+  private readonly keys = new Map<string, IdempotencyEntry>();
+
+  down = false;
+  failNext = 0;
+  nextIngest: IngestResult | null = null;
+  ingestCalls = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private check(): void {
+    if (this.down) throw new Error('memory store is down');
+    if (this.failNext > 0) {
+      this.failNext -= 1;
+      throw new Error('memory store failed');
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.check();
+  }
+
+  async ingest(command: IngestCommand): Promise<IngestResult> {
+    this.check();
+    this.ingestCalls += 1;
+    if (this.nextIngest !== null) {
+      const forced = this.nextIngest;
+      this.nextIngest = null;
+      return forced;
+    }
+    const at = this.now();
+    const { lead, idempotency } = command;
+    const scopedKey = idempotency ? `${lead.brand}\u0000${idempotency.key}` : null;
+    if (scopedKey !== null && idempotency) {
+      const existing = this.keys.get(scopedKey);
+      if (existing && existing.expiresAt > at) {
+        return existing.bodyHash === idempotency.bodyHash
+          ? { kind: 'replayed', leadId: existing.leadId }
+          : { kind: 'key_reused' };
+      }
+      this.keys.set(scopedKey, { bodyHash: idempotency.bodyHash, leadId: lead.id, expiresAt: idempotency.expiresAt });
+    }
+    this.leads.set(lead.id, structuredClone(lead));
+    const receivedAt = Date.parse(lead.received_at);
+    for (const d of command.deliveries) {
+      this.deliveries.set(d.id, {
+        id: d.id,
+        leadId: lead.id,
+        destination: d.destination,
+        status: 'pending',
+        attempts: 0,
+        cycleAttempts: 0,
+        lastStatusCode: null,
+        lastError: null,
+        // As the real stores do: a delivery is created, and due, when its lead was received.
+        nextAttemptAt: receivedAt,
+        deliveredAt: null,
+        createdAt: receivedAt,
+        updatedAt: receivedAt,
+      });
+      this.attempts.set(d.id, []);
+    }
+    return { kind: 'created', leadId: lead.id };
+  }
+
+  async getLead(id: string): Promise<Lead | null> {
+    this.check();
+    const lead = this.leads.get(id);
+    return lead ? structuredClone(lead) : null;
+  }
+
+  async getDelivery(id: string): Promise<Delivery | null> {
+    this.check();
+    const d = this.deliveries.get(id);
+    return d ? { ...d } : null;
+  }
+
+  async listDeliveriesOfLead(leadId: string): Promise<Delivery[]> {
+    this.check();
+    return this.sorted().filter((d) => d.leadId === leadId);
+  }
+
+  async listAttempts(deliveryId: string): Promise<Attempt[]> {
+    this.check();
+    return (this.attempts.get(deliveryId) ?? []).map((a) => ({ ...a }));
+  }
+
+  /** Keyset pagination on (createdAt, id): stable while rows are added. */
+  async listDeliveries(filter: DeliveryFilter): Promise<DeliveryPage> {
+    this.check();
+    let after: { c: number; i: string } | null = null;
+    if (filter.cursor !== undefined) {
+      try {
+        after = JSON.parse(Buffer.from(filter.cursor, 'base64url').toString('utf8')) as { c: number; i: string };
+      } catch {
+        throw new InvalidCursorError();
+      }
+      if (typeof after?.c !== 'number' || typeof after.i !== 'string') throw new InvalidCursorError();
+    }
+    const rows = this.sorted().filter(
+      (d) =>
+        (filter.status === undefined || d.status === filter.status) &&
+        (filter.destination === undefined || d.destination === filter.destination) &&
+        (after === null || d.createdAt > after.c || (d.createdAt === after.c && d.id > after.i)),
+    );
+    const limit = Math.min(500, Math.max(1, Math.trunc(filter.limit) || 1));
+    const items = rows.slice(0, limit);
+    const last = items.at(-1);
+    const nextCursor =
+      rows.length > limit && last
+        ? Buffer.from(JSON.stringify({ c: last.createdAt, i: last.id })).toString('base64url')
+        : null;
+    return { items, nextCursor };
+  }
+
+  async recordAttempt(result: AttemptResult): Promise<boolean> {
+    this.check();
+    const d = this.deliveries.get(result.attempt.deliveryId);
+    if (!d || d.status !== 'pending') return false;
+    const history = this.attempts.get(d.id) ?? [];
+    if (history.some((a) => a.number === result.attempt.number)) return false;
+    const at = this.now();
+    d.attempts += 1;
+    d.cycleAttempts += 1;
+    d.status = result.status;
+    d.lastStatusCode = result.attempt.statusCode;
+    d.lastError = result.attempt.error;
+    d.nextAttemptAt = result.status === 'pending' ? result.nextAttemptAt : null;
+    d.deliveredAt = result.status === 'delivered' ? at : null;
+    d.updatedAt = at;
+    this.attempts.get(d.id)?.push({ ...result.attempt });
+    return true;
+  }
+
+  async replay(selector: ReplaySelector): Promise<Delivery[]> {
+    this.check();
+    const at = this.now();
+    const chosen =
+      'deliveryId' in selector
+        ? [this.deliveries.get(selector.deliveryId)].filter((d): d is Delivery => d !== undefined)
+        : [...this.deliveries.values()].filter(
+            (d) =>
+              d.destination === selector.destination &&
+              d.status === 'dead' &&
+              (selector.since === undefined || d.updatedAt >= selector.since) &&
+              (selector.until === undefined || d.updatedAt <= selector.until),
+          );
+    for (const d of chosen) {
+      d.status = 'pending';
+      d.cycleAttempts = 0;
+      d.nextAttemptAt = at;
+      d.deliveredAt = null;
+      d.updatedAt = at;
+    }
+    return chosen.map((d) => ({ ...d }));
+  }
+
+  async findDue(now: number, limit: number): Promise<Delivery[]> {
+    this.check();
+    return [...this.deliveries.values()]
+      .filter((d) => d.status === 'pending' && d.nextAttemptAt !== null && d.nextAttemptAt <= now)
+      .sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0))
+      .slice(0, limit)
+      .map((d) => ({ ...d }));
+  }
+
+  async stats(): Promise<DestinationStats[]> {
+    this.check();
+    const byDestination = new Map<string, DestinationStats>();
+    for (const d of this.deliveries.values()) {
+      const s = byDestination.get(d.destination) ?? { destination: d.destination, pending: 0, dead: 0, oldestPendingCreatedAt: null };
+      if (d.status === 'pending') {
+        s.pending += 1;
+        s.oldestPendingCreatedAt = Math.min(s.oldestPendingCreatedAt ?? d.createdAt, d.createdAt);
+      }
+      if (d.status === 'dead') s.dead += 1;
+      byDestination.set(d.destination, s);
+    }
+    return [...byDestination.values()];
+  }
+
+  async ping(): Promise<void> {
+    this.check();
+  }
+
+  async close(): Promise<void> {}
+
+  private sorted(): Delivery[] {
+    return [...this.deliveries.values()]
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((d) => ({ ...d }));
+  }
+}

@@ -1,0 +1,234 @@
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LeadgateConfig } from '../../src/domain/config.js';
+import type { Delivery } from '../../src/domain/delivery.js';
+import { buildApp } from '../../src/http/app.js';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { FakeQueue } from '../helpers/fake-queue.js';
+import { MemoryStore } from '../helpers/memory-store.js';
+
+const TOKEN = 'admin-token-for-tests';
+const T0 = Date.parse('2026-03-01T10:00:00.000Z');
+
+const config: LeadgateConfig = {
+  brands: [{ id: 'merciplus', apiKeys: ['mp-key'], allowedOrigins: [], defaultCountry: 'FR', rateLimitPerMinute: null }],
+  destinations: ['crm-main', 'crm-b'].map((id) => ({
+    id,
+    url: 'http://127.0.0.1:9/leads',
+    timeoutMs: 1000,
+    signingSecrets: [],
+    headers: {},
+    retry: { delaysMs: [1000] },
+  })),
+  routes: [{ brands: ['*'], services: ['*'], destinations: ['crm-main', 'crm-b'] }],
+};
+
+const lead = { contact: { email: 'camille.martin@example.fr', phone: '06 12 34 56 78' }, service: 'menage' };
+
+interface Harness {
+  app: FastifyInstance;
+  store: MemoryStore;
+  queue: FakeQueue;
+  metrics: Metrics;
+  clock: { now: number };
+}
+
+let current: Harness | null = null;
+
+async function start(options: { adminToken?: string | null } = {}): Promise<Harness> {
+  const clock = { now: T0 };
+  const now = () => clock.now;
+  const store = new MemoryStore(now);
+  const queue = new FakeQueue();
+  const metrics = createMetrics();
+  const app = await buildApp({
+    config,
+    store,
+    queue,
+    metrics,
+    logger: pino({ level: 'silent' }),
+    adminToken: options.adminToken === undefined ? TOKEN : options.adminToken,
+    isDraining: () => false,
+    now,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  current = { app, store, queue, metrics, clock };
+  return current;
+}
+
+afterEach(async () => {
+  await current?.app.close();
+  current = null;
+});
+
+async function ingest(h: Harness): Promise<string> {
+  const res = await request(h.app.server).post('/v1/leads').set('X-Api-Key', 'mp-key').send(lead).expect(202);
+  return res.body.id as string;
+}
+
+/** Moves a delivery to dead the way the worker would. */
+async function kill(h: Harness, delivery: Delivery): Promise<void> {
+  await h.store.recordAttempt({
+    attempt: {
+      deliveryId: delivery.id,
+      number: 1,
+      startedAt: h.clock.now,
+      durationMs: 12,
+      statusCode: 400,
+      errorClass: 'http_status',
+      error: 'http 400',
+      responseBody: 'bad',
+      outcome: 'dead',
+    },
+    status: 'dead',
+    nextAttemptAt: null,
+  });
+}
+
+const admin = (h: Harness) => ({
+  get: (path: string) => request(h.app.server).get(path).set('Authorization', `Bearer ${TOKEN}`),
+  post: (path: string) => request(h.app.server).post(path).set('Authorization', `Bearer ${TOKEN}`),
+});
+
+describe('admin API', () => {
+  it('needs the admin token', async () => {
+    const h = await start();
+    const id = await ingest(h);
+    for (const auth of [undefined, 'Bearer wrong', `Basic ${TOKEN}`, 'Bearer mp-key']) {
+      const req = request(h.app.server).get(`/v1/leads/${id}`);
+      const res = await (auth === undefined ? req : req.set('Authorization', auth)).expect(401);
+      expect(res.body.error).toBe('unauthorized');
+    }
+  });
+
+  it('is not there without a token', async () => {
+    const h = await start({ adminToken: null });
+    const res = await request(h.app.server).get('/v1/deliveries').set('Authorization', 'Bearer x').expect(404);
+    expect(res.body.error).toBe('not_found');
+  });
+
+  it('shows a lead with its deliveries and their history', async () => {
+    const h = await start();
+    const id = await ingest(h);
+    const [first] = await h.store.listDeliveriesOfLead(id);
+    if (!first) throw new Error('no delivery');
+    await kill(h, first);
+
+    const res = await admin(h).get(`/v1/leads/${id}`).expect(200);
+    expect(res.body).toMatchObject({
+      id,
+      brand: 'merciplus',
+      status: 'routed',
+      received_at: new Date(T0).toISOString(),
+      contact: { email: 'camille.martin@example.fr', phone: '+33612345678' },
+    });
+    const dead = (res.body.deliveries as Array<Record<string, unknown>>).find((d) => d.id === first.id);
+    expect(dead).toMatchObject({
+      destination: first.destination,
+      status: 'dead',
+      attempts: 1,
+      last_status_code: 400,
+      last_error: 'http 400',
+      next_attempt_at: null,
+      delivered_at: null,
+      history: [{ number: 1, status_code: 400, outcome: 'dead', started_at: new Date(T0).toISOString() }],
+    });
+    const pending = (res.body.deliveries as Array<Record<string, unknown>>).find((d) => d.id !== first.id);
+    expect(pending).toMatchObject({ status: 'pending', next_attempt_at: new Date(T0).toISOString(), history: [] });
+  });
+
+  it('answers 404 for an unknown lead or delivery and 400 for a malformed id', async () => {
+    const h = await start();
+    expect((await admin(h).get('/v1/leads/0190f0d0-0000-7000-8000-000000000000').expect(404)).body.error).toBe('not_found');
+    expect((await admin(h).post('/v1/deliveries/nope/replay').expect(404)).body.error).toBe('not_found');
+    expect((await admin(h).get('/v1/leads/a%20b').expect(400)).body.error).toBe('validation_failed');
+  });
+
+  it('pages through deliveries with a cursor, filtered by status and destination', async () => {
+    const h = await start();
+    for (let i = 0; i < 5; i += 1) {
+      await ingest(h);
+      h.clock.now += 1000;
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const url: string = `/v1/deliveries?destination=crm-main&status=pending&limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const res = await admin(h).get(url).expect(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(2);
+      for (const item of res.body.items as Array<{ id: string; destination: string }>) {
+        expect(item.destination).toBe('crm-main');
+        seen.push(item.id);
+      }
+      cursor = res.body.next_cursor as string | null;
+    } while (cursor !== null);
+    expect(seen).toHaveLength(5);
+    expect(new Set(seen).size).toBe(5);
+
+    const dead = await admin(h).get('/v1/deliveries?status=dead').expect(200);
+    expect(dead.body).toEqual({ items: [], next_cursor: null });
+  });
+
+  it('validates the list query', async () => {
+    const h = await start();
+    for (const query of ['limit=0', 'limit=501', 'limit=abc', 'status=lost', 'destination=BAD!', 'unknown=1', 'status=dead&status=pending']) {
+      const res = await admin(h).get(`/v1/deliveries?${query}`).expect(400);
+      expect(res.body.error, query).toBe('validation_failed');
+    }
+  });
+
+  it('replays one delivery and enqueues it', async () => {
+    const h = await start();
+    const id = await ingest(h);
+    const [first] = await h.store.listDeliveriesOfLead(id);
+    if (!first) throw new Error('no delivery');
+    await kill(h, first);
+    const before = h.queue.jobs.length;
+
+    const res = await admin(h).post(`/v1/deliveries/${first.id}/replay`).expect(202);
+    expect(res.body).toEqual({ id: first.id, status: 'pending' });
+    expect((await h.store.getDelivery(first.id))?.status).toBe('pending');
+    await h.queue.waitForJobs(before + 1);
+    expect(h.queue.jobs.at(-1)?.deliveryId).toBe(first.id);
+  });
+
+  it('replays dead deliveries of a destination in bulk', async () => {
+    const h = await start();
+    for (let i = 0; i < 3; i += 1) await ingest(h);
+    const main = [...h.store.deliveries.values()].filter((d) => d.destination === 'crm-main');
+    for (const d of main) await kill(h, d);
+    const before = h.queue.jobs.length;
+
+    const res = await admin(h).post('/v1/deliveries/replay').send({ destination: 'crm-main', status: 'dead' }).expect(202);
+    expect(res.body).toEqual({ replayed: 3 });
+    await h.queue.waitForJobs(before + 3);
+
+    const none = await admin(h)
+      .post('/v1/deliveries/replay')
+      .send({ destination: 'crm-main', status: 'dead', since: '2026-03-01T11:00:00Z' })
+      .expect(202);
+    expect(none.body).toEqual({ replayed: 0 });
+  });
+
+  it('validates the bulk replay body', async () => {
+    const h = await start();
+    for (const body of [{}, { destination: 'crm-main' }, { destination: 'crm-main', status: 'pending' }, { destination: 'crm-main', status: 'dead', since: 'yesterday' }, { destination: 'crm-main', status: 'dead', extra: 1 }]) {
+      const res = await admin(h).post('/v1/deliveries/replay').send(body).expect(400);
+      expect(res.body.error).toBe('validation_failed');
+    }
+    const reversed = await admin(h)
+      .post('/v1/deliveries/replay')
+      .send({ destination: 'crm-main', status: 'dead', since: '2026-03-02T00:00:00Z', until: '2026-03-01T00:00:00Z' })
+      .expect(400);
+    expect(reversed.body.details).toEqual([{ path: '/until', message: expect.any(String) }]);
+  });
+
+  it('answers 503 when the store is down', async () => {
+    const h = await start();
+    h.store.down = true;
+    const res = await admin(h).get('/v1/deliveries').expect(503);
+    expect(res.body.error).toBe('unavailable');
+  });
+});

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/config-error.js';
+import { BUNDLED_EXAMPLE_PATH, loadConfigFile, parseConfigText } from '../../src/config/load-config.js';
+
+const VALID = `
+brands:
+  - id: merciplus
+    api_keys: ["\${MERCIPLUS_KEY}"]
+    allowed_origins: ["https://www.merci-plus.example"]
+    default_country: FR
+    rate_limit: { per_minute: 6000 }
+destinations:
+  - id: crm-main
+    url: http://127.0.0.1:9000/leads
+    timeout_ms: 10000
+    signing_secret: "\${CRM_MAIN_SECRET}"
+    headers: { Authorization: "Bearer \${CRM_TOKEN}" }
+    retry:
+      delays: ["5s", "5m", "30m", "2h", "5h", "10h", "10h"]
+routes:
+  - brands: ["*"]
+    services: ["*"]
+    destinations: [crm-main]
+`;
+
+const ENV = { MERCIPLUS_KEY: 'key-123', CRM_MAIN_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', CRM_TOKEN: 'tok' };
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = ENV): string[] {
+  try {
+    parseConfigText(text, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config file', () => {
+  it("parses the contract's example, substituting ${VAR}", () => {
+    const config = parseConfigText(VALID, ENV);
+    expect(config.brands[0]).toEqual({
+      id: 'merciplus',
+      apiKeys: ['key-123'],
+      allowedOrigins: ['https://www.merci-plus.example'],
+      defaultCountry: 'FR',
+      rateLimitPerMinute: 6000,
+    });
+    expect(config.destinations[0]).toEqual({
+      id: 'crm-main',
+      url: 'http://127.0.0.1:9000/leads',
+      timeoutMs: 10000,
+      signingSecrets: [ENV.CRM_MAIN_SECRET],
+      headers: { Authorization: 'Bearer tok' },
+      retry: { delaysMs: [5e3, 3e5, 18e5, 72e5, 18e6, 36e6, 36e6] },
+    });
+    expect(config.routes).toEqual([{ brands: ['*'], services: ['*'], destinations: ['crm-main'] }]);
+  });
+
+  it('applies defaults: no rate limit, 10 s timeout, the default retry schedule', () => {
+    const config = parseConfigText(
+      'brands: [{id: a, api_keys: [k], default_country: FR}]\ndestinations: [{id: d, url: "http://x/"}]\nroutes: [{destinations: [d]}]',
+      {},
+    );
+    expect(config.brands[0]?.rateLimitPerMinute).toBeNull();
+    expect(config.brands[0]?.allowedOrigins).toEqual([]);
+    expect(config.destinations[0]?.timeoutMs).toBe(10000);
+    expect(config.destinations[0]?.retry.delaysMs).toHaveLength(7);
+    expect(config.routes[0]).toEqual({ brands: ['*'], services: ['*'], destinations: ['d'] });
+  });
+
+  it('supports ${VAR:-default}', () => {
+    const config = parseConfigText('brands: [{id: a, api_keys: ["${K:-fallback}"], default_country: FR}]', {});
+    expect(config.brands[0]?.apiKeys).toEqual(['fallback']);
+  });
+
+  it('names every problem with its key, never the secret values', () => {
+    const problems = problemsOf(
+      `
+brands:
+  - id: Bad_Brand
+    api_keys: ["\${MISSING_KEY}"]
+    allowed_origins: ["https://ok.example/path"]
+    default_country: XX
+  - id: Bad_Brand
+    api_keys: []
+    default_country: FR
+    colour: red
+destinations:
+  - id: crm
+    url: ftp://nope
+    signing_secret: "not-a-secret"
+    retry: { delays: ["5 minutes"] }
+routes:
+  - brands: [ghost]
+    destinations: [nowhere]
+`,
+      {},
+    );
+    const text = problems.join('\n');
+    expect(text).toContain('brands[0].api_keys[0]: environment variable MISSING_KEY is not set');
+    expect(text).toMatch(/^brands\[0\]\.id: must match/m);
+    expect(text).toMatch(/^brands\[0\]\.allowed_origins\[0\]: must be an origin/m);
+    expect(text).toMatch(/^brands\[0\]\.default_country: /m);
+    expect(text).toMatch(/^brands\[1\]\.api_keys: needs at least one key/m);
+    expect(text).toMatch(/^brands\[1\]: .*colour/m);
+    expect(text).toMatch(/^destinations\[0\]\.url: must be an http\(s\) URL/m);
+    expect(text).toMatch(/^destinations\[0\]\.signing_secret: /m);
+    expect(text).toMatch(/^destinations\[0\]\.retry\.delays\[0\]: must be a duration/m);
+    expect(text).toMatch(/^routes\[0\]\.brands\[0\]: unknown brand "ghost"/m);
+    expect(text).toMatch(/^routes\[0\]\.destinations\[0\]: unknown destination "nowhere"/m);
+  });
+
+  it('rejects duplicate ids and keys shared by two brands', () => {
+    const problems = problemsOf(
+      'brands: [{id: a, api_keys: [k1], default_country: FR}, {id: a, api_keys: [k1], default_country: FR}]',
+    ).join('\n');
+    expect(problems).toContain('brands[1].id: duplicate id "a"');
+    expect(problems).toContain('brands[1].api_keys[0]: key is used twice');
+  });
+
+  it('reports YAML syntax errors and unreadable files in one line', () => {
+    expect(problemsOf('brands: [unclosed')[0]).toMatch(/not valid YAML/);
+    expect(() => loadConfigFile('/nonexistent/leadgate.yaml')).toThrow(/cannot be read \(ENOENT\)/);
+  });
+
+  it('ships a bundled example that is valid with an empty environment', () => {
+    const config = loadConfigFile(BUNDLED_EXAMPLE_PATH, {});
+    expect(config.brands.map((b) => b.id)).toEqual(['merciplus']);
+    expect(config.destinations[0]?.url).toBe('http://127.0.0.1:3000/demo/crm/leads');
+  });
+});
