@@ -1,5 +1,6 @@
 import type { Attempt, Delivery } from '../domain/delivery.js';
 import type { Lead } from '../domain/lead.js';
+import type { LeadStore } from '../ports/lead-store.js';
 
 /** The admin API speaks snake_case JSON with ISO dates, like the forwarded payload. */
 
@@ -42,4 +43,15 @@ export function leadView(lead: Lead, deliveries: Array<{ delivery: Delivery; att
       history: attempts.map(attemptView),
     })),
   };
+}
+
+/** A lead with its deliveries and their attempts, as the admin API and `leadgate lead show` print it. */
+export async function readLeadView(store: LeadStore, id: string): Promise<ReturnType<typeof leadView> | null> {
+  const lead = await store.getLead(id);
+  if (lead === null) return null;
+  const list = await store.listDeliveriesOfLead(id);
+  const deliveries = await Promise.all(
+    list.map(async (delivery) => ({ delivery, attempts: await store.listAttempts(delivery.id) })),
+  );
+  return leadView(lead, deliveries);
 }

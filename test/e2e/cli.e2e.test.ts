@@ -70,10 +70,9 @@ describe('leadgate CLI', () => {
     processes.push(leadgate);
     const accepted = await postLead(leadgate.url, 'demo-key-merciplus', EXAMPLE_LEAD);
     expect(accepted.status).toBe(202);
-    let received: { lead_id: string; webhook_id: string }[] = [];
     await waitUntil(async () => {
-      received = (await getJson(`${leadgate.url}/demo/crm/leads`)).body.leads ?? (await getJson(`${leadgate.url}/demo/crm/leads`)).body;
-      return Array.isArray(received) && received.some((r) => r.lead_id === accepted.body.id);
+      const received = (await getJson(`${leadgate.url}/demo/crm/leads`)).body.items as { lead_id: string }[];
+      return received.some((r) => r.lead_id === accepted.body.id);
     }, 'the demo CRM to receive the lead');
   });
 });

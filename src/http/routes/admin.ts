@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Delivery } from '../../domain/delivery.js';
 import type { JobQueue } from '../../ports/job-queue.js';
 import { InvalidCursorError, type LeadStore } from '../../ports/lead-store.js';
-import { deliveryView, leadView } from '../admin-views.js';
+import { deliveryView, readLeadView } from '../admin-views.js';
 import { bearerToken, safeEqual } from '../auth.js';
 import { errorSummary } from '../../observability/error-summary.js';
 import { HttpError, unavailable } from '../http-error.js';
@@ -58,14 +58,9 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
   };
 
   app.get<{ Params: { id: string } }>('/v1/leads/:id', { schema: { params: idParamsSchema } }, async (request) => {
-    const { id } = request.params;
-    const lead = await fromStore(request, () => store.getLead(id));
-    if (lead === null) throw notFound();
-    const deliveries = await fromStore(request, async () => {
-      const list = await store.listDeliveriesOfLead(id);
-      return Promise.all(list.map(async (delivery) => ({ delivery, attempts: await store.listAttempts(delivery.id) })));
-    });
-    return leadView(lead, deliveries);
+    const view = await fromStore(request, () => readLeadView(store, request.params.id));
+    if (view === null) throw notFound();
+    return view;
   });
 
   app.get<{ Querystring: { status?: Delivery['status']; destination?: string; limit?: string; cursor?: string } }>(
