@@ -76,6 +76,12 @@ describe('embedded end to end', () => {
     expect(body.data.contact).toMatchObject({ email: 'camille.martin@example.fr', phone: '+33612345678' });
     // The api and worker stay healthy after the run.
     expect((await getJson(`${leadgate.url}/health/ready`)).status).toBe(200);
+    // One line per accepted lead, and no personal data in any line.
+    expect(leadgate.logs.filter((l) => l.msg === 'lead accepted')).toHaveLength(500);
+    const logText = JSON.stringify(leadgate.logs).toLowerCase();
+    for (const personal of ['camille', 'martin', '612345678', 'ménage par semaine', API_KEY]) {
+      expect(logText).not.toContain(personal.toLowerCase());
+    }
   });
 
   it('retries a CRM that answers 503, then shows every attempt', async () => {
