@@ -304,4 +304,19 @@ describe('limits and failures', () => {
     expect(h.store.leads.has(res.body.id)).toBe(true);
     expect(h.logs.some((l) => l.includes('enqueue failed'))).toBe(true);
   });
+
+  it('once an enqueue failed, answers 503 while the queue is down and recovers by itself', async () => {
+    const h = await start();
+    h.queue.down = true;
+    await post(h).expect(202); // persisted before the queue was known to be down
+    const leadsBefore = h.store.leads.size;
+    const refused = await post(h).expect(503);
+    expect(refused.body.error).toBe('unavailable');
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect(h.store.leads.size).toBe(leadsBefore); // nothing persisted for the refused request
+
+    h.queue.down = false;
+    await post(h).expect(202);
+    expect(h.queue.jobs).toHaveLength(1);
+  });
 });

@@ -50,6 +50,21 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
     if (deps.isDraining()) throw unavailable();
   };
 
+  // After a failed enqueue the queue is suspect: rather than keep accepting leads that only
+  // the sweeper would announce, check it before persisting and answer 503 while it is down.
+  // Healthy, this costs nothing; a lead persisted before the failure is still answered 202.
+  let queueSuspect = false;
+  const ensureQueueReachable = async (request: FastifyRequest): Promise<void> => {
+    if (!queueSuspect) return;
+    try {
+      await queue.ping();
+      queueSuspect = false;
+    } catch (err) {
+      request.log.warn({ err: errorSummary(err) }, 'queue unavailable');
+      throw unavailable();
+    }
+  };
+
   const authenticate = async (request: FastifyRequest): Promise<void> => {
     const key = presentedKey(request);
     const brand = key === null ? null : deps.resolveKey(key);
@@ -98,6 +113,7 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
       command.idempotency = { key, bodyHash, expiresAt: receivedAt + IDEMPOTENCY_TTL_MS };
     }
 
+    await ensureQueueReachable(request);
     let result: IngestResult;
     try {
       result = await store.ingest(command);
@@ -124,6 +140,7 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
       try {
         await queue.enqueue(deliveries.map((d) => ({ deliveryId: d.id, runAt: receivedAt })));
       } catch (err) {
+        queueSuspect = true;
         request.log.warn({ err: errorSummary(err), leadId: result.leadId }, 'enqueue failed, sweeper will pick up');
       }
     }
