@@ -8,7 +8,8 @@ const duration = Number(process.env.DURATION ?? 10);
 
 const crm = await startCrm();
 const ws = workspace(crm.url);
-const leadgate = await startLeadgate('serve', { LEADGATE_CONFIG: ws.configPath, LEADGATE_DATA_DIR: ws.dataDir });
+const command = process.env.COMMAND ?? 'serve';
+const leadgate = await startLeadgate(command, { LEADGATE_CONFIG: ws.configPath, LEADGATE_DATA_DIR: ws.dataDir });
 try {
   const idleRss = await rssMb(leadgate.pid);
   const common = [
@@ -21,7 +22,7 @@ try {
   const result = await autocannon(['-c', String(connections), '-d', String(duration), ...common, `${leadgate.url}/v1/leads`]);
   const loadedRss = await rssMb(leadgate.pid);
   const summary = {
-    scenario: 'ingest sqlite (serve: api + worker)',
+    scenario: `ingest sqlite (${command})`,
     connections,
     durationSec: duration,
     requests: result.requests.total,
