@@ -1,7 +1,11 @@
-import { ConfigError } from './config/config-error.js';
 import type { Env } from './config/env.js';
 import { loadConfigFile, resolveConfigPath, type ConfigSource } from './config/load-config.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { HttpDestinationClient } from './adapters/destinations/http-client.js';
+import { BullmqJobQueue } from './adapters/queue/job-queue.bullmq.js';
+import { SqsJobQueue } from './adapters/queue/job-queue.sqs.js';
+import { DynamoLeadStore } from './adapters/store/dynamodb/lead-store.dynamodb.js';
 import { SqliteJobQueue } from './adapters/queue/job-queue.sqlite.js';
 import { openSqliteDatabase } from './adapters/sqlite/database.js';
 import { SqliteLeadStore } from './adapters/store/lead-store.sqlite.js';
@@ -36,7 +40,7 @@ export async function createContainer(env: Env): Promise<Container> {
   const logger = createLogger(env.LOG_LEVEL);
   const metrics = createMetrics();
   const { store, queue } = openBackends(env, logger);
-  // The embedded default needs zero set-up: its schema is created on start. Production
+  // The embedded store needs zero set-up: its schema is created on start. Production
   // backends are prepared by `leadgate migrate` (a deploy step), never by an api instance.
   if (env.LEADGATE_STORE === 'sqlite') await store.migrate();
   return {
@@ -54,17 +58,50 @@ export async function createContainer(env: Env): Promise<Container> {
   };
 }
 
-/** Store and queue chosen by LEADGATE_STORE / LEADGATE_QUEUE. */
+/** Store and queue chosen by LEADGATE_STORE / LEADGATE_QUEUE: the one place adapters are picked. */
 export function openBackends(env: Env, logger?: Logger): { store: LeadStore; queue: JobQueue } {
-  if (env.LEADGATE_STORE !== 'sqlite' || env.LEADGATE_QUEUE !== 'sqlite') {
-    throw new ConfigError([
-      `LEADGATE_STORE=${env.LEADGATE_STORE} / LEADGATE_QUEUE=${env.LEADGATE_QUEUE}: only the embedded sqlite backends exist in this version`,
-    ]);
+  // A job whose handler failed (store hiccup) is handed again later; say so, without data.
+  const onError = (err: unknown) => logger?.warn({ err: errorSummary(err) }, 'queue error, the job will be retried');
+
+  if (env.LEADGATE_QUEUE === 'sqlite') {
+    // env.ts guarantees LEADGATE_STORE=sqlite here: the jobs are the store's deliveries table.
+    const db = openSqliteDatabase(env.LEADGATE_DATA_DIR);
+    return { store: new SqliteLeadStore(db), queue: new SqliteJobQueue(db, { onError, leaseMs: env.LEADGATE_JOB_LEASE_MS }) };
   }
-  const db = openSqliteDatabase(env.LEADGATE_DATA_DIR);
-  // A job whose handler failed (store hiccup) keeps its lease and is retried once it expires.
-  const onError = (err: unknown) => logger?.warn({ err: errorSummary(err) }, 'delivery job failed, will retry');
-  return { store: new SqliteLeadStore(db), queue: new SqliteJobQueue(db, { onError }) };
+
+  const store: LeadStore =
+    env.LEADGATE_STORE === 'dynamodb'
+      ? new DynamoLeadStore({
+          client: new DynamoDBClient({
+            region: env.AWS_REGION,
+            endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+            // A connection that hangs must turn into a quick 503, not a request held open.
+            requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+          }),
+          tablePrefix: env.DYNAMODB_TABLE_PREFIX,
+        })
+      : new SqliteLeadStore(openSqliteDatabase(env.LEADGATE_DATA_DIR));
+
+  const queue: JobQueue =
+    env.LEADGATE_QUEUE === 'bullmq'
+      ? new BullmqJobQueue({ redisUrl: env.REDIS_URL!, onError, lockDurationMs: env.LEADGATE_JOB_LEASE_MS })
+      : new SqsJobQueue({
+          client: new SQSClient({
+            region: env.AWS_REGION,
+            endpoint: env.AWS_ENDPOINT_URL_SQS,
+            // Above the 20 s long poll, so only a connection that truly hangs times out.
+            requestHandler: { connectionTimeout: 1_000, requestTimeout: 25_000 },
+          }),
+          queueUrl: env.SQS_QUEUE_URL!,
+          visibilityTimeoutSec: Math.ceil(env.LEADGATE_JOB_LEASE_MS / 1000),
+          onError,
+        });
+  return { store, queue };
+}
+
+/** True when the queue is not the store itself, so a sweeper must cover the gap between them. */
+export function needsSweeper(env: Env): boolean {
+  return env.LEADGATE_QUEUE !== 'sqlite';
 }
 
 export function createDestinationClient(): HttpDestinationClient {

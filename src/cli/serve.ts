@@ -1,7 +1,8 @@
 import closeWithGrace from 'close-with-grace';
 import type { Env } from '../config/env.js';
-import { createContainer, createDestinationClient } from '../container.js';
+import { createContainer, createDestinationClient, needsSweeper } from '../container.js';
 import { buildApp } from '../http/app.js';
+import { createSweeper } from '../worker/sweeper.js';
 import { createWorker } from '../worker/worker.js';
 
 export interface Roles {
@@ -23,6 +24,14 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
   const worker = client
     ? createWorker({ config, store, queue, client, metrics, logger, concurrency: env.LEADGATE_WORKER_CONCURRENCY })
     : null;
+  // One sweeper per worker process, safe on many: it only re-announces overdue deliveries.
+  const sweeper = worker && needsSweeper(env) ? createSweeper({
+          store,
+          queue,
+          logger,
+          intervalMs: env.LEADGATE_SWEEP_INTERVAL_MS,
+          graceMs: env.LEADGATE_SWEEP_GRACE_MS,
+        }) : null;
   const app = roles.api
     ? await buildApp({
         config,
@@ -52,6 +61,7 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
       if (err) logger.error({ err }, 'fatal error, shutting down');
       else logger.info({ signal }, 'shutting down');
       await app?.close();
+      await sweeper?.stop();
       await worker?.stop();
       await client?.close();
       await container.close();
@@ -63,6 +73,7 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
     await app.listen({ port: env.PORT, host: env.HOST });
   }
   worker?.start();
+  sweeper?.start();
   logger.info(
     {
       roles: Object.keys(roles).filter((r) => roles[r as keyof Roles]),

@@ -18,6 +18,11 @@ export const envSchema = z.object({
   LEADGATE_STORE: z.enum(['sqlite', 'dynamodb']).default('sqlite').describe('store backend'),
   LEADGATE_QUEUE: z.enum(['sqlite', 'bullmq', 'sqs']).default('sqlite').describe('queue backend'),
   LEADGATE_WORKER_CONCURRENCY: int(1, 1024).default(32).describe('deliveries in flight per worker process'),
+  LEADGATE_JOB_LEASE_MS: int(1000, 3_600_000)
+    .default(30_000)
+    .describe("how long a delivery being worked on stays claimed without renewal: a killed worker's deliveries come back after it (SQLite lease, BullMQ lock, SQS visibility timeout)"),
+  LEADGATE_SWEEP_INTERVAL_MS: int(100, 3_600_000).default(30_000).describe('how often each worker looks for pending deliveries the queue lost (bullmq, sqs)'),
+  LEADGATE_SWEEP_GRACE_MS: int(0, 86_400_000).default(120_000).describe('how overdue a pending delivery must be before the sweeper announces it again'),
   REDIS_URL: optionalString.describe('Redis URL, for LEADGATE_QUEUE=bullmq'),
   SQS_QUEUE_URL: optionalString.describe('queue URL, for LEADGATE_QUEUE=sqs'),
   DYNAMODB_TABLE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/).default('leadgate').describe('table name prefix, for LEADGATE_STORE=dynamodb'),

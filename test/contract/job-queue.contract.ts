@@ -20,6 +20,12 @@ export interface JobQueueFixture {
   queue: JobQueue;
   /** Another queue on the same backend, as a process restarted after a crash would open it. */
   newQueue(): Promise<JobQueue>;
+  /**
+   * Optional: make `queue` behave as if its process had been killed (no lease renewal, nothing
+   * released), for adapters that keep a running handler's lease alive in-process (BullMQ renews
+   * its lock). Without it, a handler that never resolves stands for the killed worker.
+   */
+  simulateCrash?(queue: JobQueue): Promise<void>;
   /** Stops and closes everything the fixture made, and removes its data. */
   cleanup(): Promise<void>;
 }
@@ -204,6 +210,7 @@ export function describeJobQueueContract(
       queue.consume(stuck, { concurrency: 1 });
       const [id] = await submit(['crm-main']);
       expect((await held.promise).deliveryId).toBe(id);
+      await fixture.simulateCrash?.(queue);
 
       const restarted = await fixture.newQueue();
       const handed = deferred<{ job: Job; at: number }>();

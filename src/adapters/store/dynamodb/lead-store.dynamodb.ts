@@ -1,0 +1,110 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Attempt, AttemptResult, Delivery } from '../../../domain/delivery.js';
+import type { Lead } from '../../../domain/lead.js';
+import type {
+  DeliveryFilter,
+  DeliveryPage,
+  DestinationStats,
+  IngestCommand,
+  IngestResult,
+  LeadStore,
+  ReplaySelector,
+} from '../../../ports/lead-store.js';
+import { tableNames, type DynamoContext } from './context.js';
+import { recordAttempt, replay } from './delivery-writes.js';
+import { guard } from './errors.js';
+import { ingest } from './ingest.js';
+import { listDeliveries } from './listing.js';
+import { migrateTables } from './migrate.js';
+import * as queries from './queries.js';
+import { DestinationRegistry } from './registry.js';
+
+export interface DynamoLeadStoreOptions {
+  /** Owned by the store from now on: close() destroys it. */
+  client: DynamoDBClient;
+  /** Tables are named `<prefix>-leads`, `<prefix>-deliveries`... (DYNAMODB_TABLE_PREFIX). */
+  tablePrefix: string;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/**
+ * LeadStore on DynamoDB, for many api and worker instances sharing one store. Tables and
+ * indexes: migrations/dynamodb/tables.json. Every error it throws is an InvalidCursorError or a
+ * DynamoStoreError whose message names the operation and error kind, never data.
+ */
+export class DynamoLeadStore implements LeadStore {
+  private readonly ctx: DynamoContext;
+  private readonly client: DynamoDBClient;
+  private readonly registry: DestinationRegistry;
+
+  constructor(options: DynamoLeadStoreOptions) {
+    this.client = options.client;
+    this.ctx = {
+      // removeUndefinedValues: optional fields are simply absent (nulls are never stored, see items.ts).
+      doc: DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } }),
+      tables: tableNames(options.tablePrefix),
+      now: options.now ?? Date.now,
+    };
+    this.registry = new DestinationRegistry(this.ctx);
+  }
+
+  migrate(): Promise<void> {
+    return guard('migrate', () => migrateTables(this.client, this.ctx.tables));
+  }
+
+  ingest(command: IngestCommand): Promise<IngestResult> {
+    return guard('ingest', async () => {
+      await this.registry.ensure(command.deliveries.map((d) => d.destination));
+      return ingest(this.ctx, command);
+    });
+  }
+
+  getLead(id: string): Promise<Lead | null> {
+    return guard('getLead', () => queries.getLead(this.ctx, id));
+  }
+
+  getDelivery(id: string): Promise<Delivery | null> {
+    return guard('getDelivery', () => queries.getDelivery(this.ctx, id));
+  }
+
+  listDeliveriesOfLead(leadId: string): Promise<Delivery[]> {
+    return guard('listDeliveriesOfLead', () => queries.listDeliveriesOfLead(this.ctx, leadId));
+  }
+
+  listAttempts(deliveryId: string): Promise<Attempt[]> {
+    return guard('listAttempts', () => queries.listAttempts(this.ctx, deliveryId));
+  }
+
+  listDeliveries(filter: DeliveryFilter): Promise<DeliveryPage> {
+    return guard('listDeliveries', () => listDeliveries(this.ctx, this.registry, filter));
+  }
+
+  recordAttempt(result: AttemptResult): Promise<boolean> {
+    return guard('recordAttempt', () => recordAttempt(this.ctx, result));
+  }
+
+  replay(selector: ReplaySelector): Promise<Delivery[]> {
+    return guard('replay', () => replay(this.ctx, selector));
+  }
+
+  findDue(now: number, limit: number): Promise<Delivery[]> {
+    return guard('findDue', () => queries.findDue(this.ctx, now, limit));
+  }
+
+  stats(): Promise<DestinationStats[]> {
+    return guard('stats', () => queries.stats(this.ctx, this.registry));
+  }
+
+  /** A read of a key that never exists: half a read unit, and none of DescribeTable's control-plane limits. */
+  ping(): Promise<void> {
+    return guard('ping', async () => {
+      await this.ctx.doc.send(new GetCommand({ TableName: this.ctx.tables.leads, Key: { id: '#ping' } }));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}

@@ -1,0 +1,115 @@
+import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { InvalidCursorError, type DeliveryFilter, type DeliveryPage } from '../../../ports/lead-store.js';
+import type { DynamoContext } from './context.js';
+import { errorName } from './errors.js';
+import { DELIVERY_STATUSES, destStatus, toDelivery, type Item } from './items.js';
+import type { DestinationRegistry } from './registry.js';
+import { INDEX } from './tables.js';
+
+/**
+ * The admin list. With a filter it walks partitions of the by-destination-status index in a
+ * fixed order (destination and status: one; destination: its three statuses; status: every
+ * destination seen, sorted), each ordered by id; without one it scans the table. The cursor is
+ * the key of the page's last item (DynamoDB's own start key), so pages never overlap or skip.
+ */
+export async function listDeliveries(
+  ctx: DynamoContext,
+  registry: DestinationRegistry,
+  filter: DeliveryFilter,
+): Promise<DeliveryPage> {
+  const limit = clampLimit(filter.limit);
+  try {
+    if (filter.status === undefined && filter.destination === undefined) return await scanPage(ctx, limit, filter.cursor);
+    const { status, destination } = filter;
+    const partitions =
+      destination === undefined
+        ? (await registry.list()).map((d) => destStatus(d, status!))
+        : (status ? [status] : DELIVERY_STATUSES).map((s) => destStatus(destination, s));
+    return await indexPage(ctx, partitions, limit, filter.cursor);
+  } catch (error) {
+    // A well-formed cursor DynamoDB still refuses as a start key was forged all the same.
+    if (filter.cursor !== undefined && errorName(error) === 'ValidationException') throw new InvalidCursorError();
+    throw error;
+  }
+}
+
+async function indexPage(ctx: DynamoContext, partitions: string[], limit: number, cursor?: string): Promise<DeliveryPage> {
+  let first = 0;
+  let startKey: Item | undefined;
+  if (cursor !== undefined) {
+    startKey = decodeCursor(cursor, ['destStatus', 'id']);
+    first = partitions.indexOf(startKey.destStatus as string);
+    if (first < 0) throw new InvalidCursorError(); // a cursor of another filter
+  }
+  // One item more than the page tells whether a next page exists, so the last page's cursor is null.
+  const items: Item[] = [];
+  for (let i = first; i < partitions.length && items.length <= limit; i++) {
+    let next: Item | undefined = i === first ? startKey : undefined;
+    do {
+      const page = await ctx.doc.send(
+        new QueryCommand({
+          TableName: ctx.tables.deliveries,
+          IndexName: INDEX.byDestinationStatus,
+          KeyConditionExpression: '#destStatus = :key',
+          ExpressionAttributeNames: { '#destStatus': 'destStatus' },
+          ExpressionAttributeValues: { ':key': partitions[i] },
+          Limit: limit + 1 - items.length,
+          ExclusiveStartKey: next,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      next = page.LastEvaluatedKey;
+    } while (next && items.length <= limit);
+  }
+  return pageOf(items, limit, (item) => ({ destStatus: item.destStatus, id: item.id }));
+}
+
+async function scanPage(ctx: DynamoContext, limit: number, cursor?: string): Promise<DeliveryPage> {
+  let next: Item | undefined = cursor === undefined ? undefined : decodeCursor(cursor, ['id']);
+  const items: Item[] = [];
+  do {
+    const page = await ctx.doc.send(
+      new ScanCommand({ TableName: ctx.tables.deliveries, Limit: limit + 1 - items.length, ExclusiveStartKey: next }),
+    );
+    items.push(...(page.Items ?? []));
+    next = page.LastEvaluatedKey;
+  } while (next && items.length <= limit);
+  return pageOf(items, limit, (item) => ({ id: item.id }));
+}
+
+function pageOf(items: Item[], limit: number, keyOf: (item: Item) => Item): DeliveryPage {
+  const page = items.slice(0, limit);
+  const last = page[page.length - 1];
+  return { items: page.map(toDelivery), nextCursor: items.length > limit && last ? encodeCursor(keyOf(last)) : null };
+}
+
+const CURSOR_VERSION = 1;
+
+function encodeCursor(key: Item): string {
+  return Buffer.from(JSON.stringify({ v: CURSOR_VERSION, k: key }), 'utf8').toString('base64url');
+}
+
+/** The start key inside a cursor, checked to have exactly `fields`, all non-empty strings. */
+function decodeCursor(cursor: string, fields: string[]): Item {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError();
+  }
+  const { v, k } = (parsed ?? {}) as { v?: unknown; k?: unknown };
+  if (v !== CURSOR_VERSION || typeof k !== 'object' || k === null || Array.isArray(k)) throw new InvalidCursorError();
+  const key = k as Item;
+  const names = Object.keys(key).sort();
+  const valid =
+    names.length === fields.length &&
+    [...fields].sort().every((field, i) => names[i] === field && typeof key[field] === 'string' && key[field] !== '');
+  if (!valid) throw new InvalidCursorError();
+  return key;
+}
+
+/** 1..500; a non-number falls back to 100 (as the SQLite store does). */
+function clampLimit(limit: number): number {
+  if (!Number.isFinite(limit)) return 100;
+  return Math.min(500, Math.max(1, Math.floor(limit)));
+}

@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+/**
+ * The DynamoDB tables, read from migrations/dynamodb/tables.json: the one definition that
+ * `leadgate migrate` creates and that the CloudFormation template is generated from. The JSON
+ * lives outside src/ (tsc's rootDir) and ships with the package ("files": migrations), so it is
+ * read at run time, like migrations/sqlite; this path is the same from src/ and dist/.
+ */
+const TABLES_FILE = fileURLToPath(new URL('../../../../migrations/dynamodb/tables.json', import.meta.url));
+
+export const TABLE_NAMES = ['leads', 'deliveries', 'attempts', 'idempotency', 'destinations'] as const;
+export type TableName = (typeof TABLE_NAMES)[number];
+
+/** GSIs of the deliveries table; the names must match tables.json (checked by loadTableDefinitions). */
+export const INDEX = {
+  /** leadId + id: the deliveries of a lead. */
+  byLead: 'by-lead',
+  /** pendingShard + nextAttemptAt, sparse (pending only): what the sweeper must pick up. */
+  due: 'due',
+  /** destStatus ("<destination>#<status>") + id: admin lists, replay of dead letters, stats. */
+  byDestinationStatus: 'by-destination-status',
+} as const;
+
+/**
+ * Shards of the sparse `due` index. Spreads the writes of pending deliveries over this many
+ * index partitions (one takes about 1,000 writes/s); findDue queries every shard. Part of the
+ * data format: raising it is safe (new shards start empty), lowering it hides deliveries.
+ */
+export const PENDING_SHARDS = 8;
+
+/** Epoch seconds after which DynamoDB's TTL may delete an idempotency record. */
+export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiresAtSec';
+
+export interface TableDefinition {
+  /** CreateTable input without TableName (the prefix is a deployment setting). */
+  create: Omit<CreateTableCommandInput, 'TableName'>;
+  /** Attribute holding epoch seconds after which DynamoDB may delete the item. */
+  timeToLiveAttribute?: string;
+}
+
+export type TableDefinitions = Record<TableName, TableDefinition>;
+
+let cached: TableDefinitions | undefined;
+
+/** Reads and checks tables.json once; throws naming the table when it is malformed. */
+export function loadTableDefinitions(file: string = TABLES_FILE): TableDefinitions {
+  if (file === TABLES_FILE && cached) return cached;
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  for (const name of TABLE_NAMES) {
+    const table = parsed[name] as Partial<TableDefinition> | undefined;
+    if (!table?.create?.KeySchema || !table.create.AttributeDefinitions) {
+      throw new Error(`${file}: table "${name}" needs create.KeySchema and create.AttributeDefinitions`);
+    }
+  }
+  const indexes = (parsed.deliveries as TableDefinition).create.GlobalSecondaryIndexes ?? [];
+  for (const index of Object.values(INDEX)) {
+    if (!indexes.some((gsi) => gsi.IndexName === index)) {
+      throw new Error(`${file}: table "deliveries" lacks the index "${index}"`);
+    }
+  }
+  if ((parsed.idempotency as TableDefinition).timeToLiveAttribute !== IDEMPOTENCY_TTL_ATTRIBUTE) {
+    throw new Error(`${file}: table "idempotency" needs timeToLiveAttribute "${IDEMPOTENCY_TTL_ATTRIBUTE}"`);
+  }
+  const definitions = parsed as unknown as TableDefinitions;
+  if (file === TABLES_FILE) cached = definitions;
+  return definitions;
+}
+
+export function tableName(prefix: string, name: TableName): string {
+  return `${prefix}-${name}`;
+}

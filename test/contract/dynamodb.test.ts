@@ -1,0 +1,217 @@
+import { DescribeTableCommand, DescribeTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoStoreError } from '../../src/adapters/store/dynamodb/errors.js';
+import { IN_FLIGHT_TAKEOVER_MS } from '../../src/adapters/store/dynamodb/ingest.js';
+import { DynamoLeadStore } from '../../src/adapters/store/dynamodb/lead-store.dynamodb.js';
+import { INDEX, TABLE_NAMES } from '../../src/adapters/store/dynamodb/tables.js';
+import { InvalidCursorError } from '../../src/ports/lead-store.js';
+import { startDynalite, type Dynalite } from '../helpers/dynalite.js';
+import { attemptResult, deferred, makeIngest } from './fixtures.js';
+import { describeLeadStoreContract } from './lead-store.contract.js';
+
+let dynamo: Dynalite;
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+afterAll(async () => {
+  await dynamo?.stop();
+});
+
+// Every test gets its own tables: no state leaks between tests sharing the emulator.
+let tablesMade = 0;
+const newPrefix = (): string => `t${process.pid}-${++tablesMade}`;
+
+describeLeadStoreContract('dynamodb (dynalite)', async () => {
+  const store = new DynamoLeadStore({ client: dynamo.client(), tablePrefix: newPrefix() });
+  await store.migrate();
+  return { store, cleanup: () => store.close() };
+});
+
+describe('dynamodb store: specifics', () => {
+  const stores: DynamoLeadStore[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+
+  function open(tablePrefix: string, options: { client?: DynamoDBClient; now?: () => number } = {}): DynamoLeadStore {
+    const store = new DynamoLeadStore({ client: options.client ?? dynamo.client(), tablePrefix, ...(options.now ? { now: options.now } : {}) });
+    stores.push(store);
+    return store;
+  }
+
+  /** Raw access to the tables, to see what the store wrote or to plant a crashed request's key. */
+  function raw(): DynamoDBDocumentClient {
+    return DynamoDBDocumentClient.from(dynamo.client());
+  }
+
+  it('migrate creates every table and index, twice and from two stores at once, with TTL on keys', async () => {
+    const prefix = newPrefix();
+    const [a, b] = [open(prefix), open(prefix)];
+    await Promise.all([a.migrate(), b.migrate()]);
+    await a.migrate();
+    const client = dynamo.client();
+    for (const name of TABLE_NAMES) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: `${prefix}-${name}` }));
+      expect(Table?.TableStatus).toBe('ACTIVE');
+      expect(Table?.BillingModeSummary?.BillingMode ?? 'PAY_PER_REQUEST').toBe('PAY_PER_REQUEST');
+    }
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: `${prefix}-deliveries` }));
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(Object.values(INDEX).sort());
+    const { TimeToLiveDescription } = await client.send(
+      new DescribeTimeToLiveCommand({ TableName: `${prefix}-idempotency` }),
+    );
+    expect(TimeToLiveDescription).toMatchObject({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAtSec' });
+  });
+
+  it('an idempotency record carries its TTL in epoch seconds; indexes keys are set only while pending', async () => {
+    const prefix = newPrefix();
+    const store = open(prefix);
+    await store.migrate();
+    const command = makeIngest(['crm-main'], { key: 'k-ttl', expiresAt: Date.now() + 86_400_000 });
+    await store.ingest(command);
+    const { Item: key } = await raw().send(new GetCommand({ TableName: `${prefix}-idempotency`, Key: { pk: 'merciplus#k-ttl' } }));
+    expect(key).toMatchObject({ state: 'done', leadId: command.lead.id, expiresAtSec: Math.ceil(command.idempotency!.expiresAt / 1000) });
+
+    const id = command.deliveries[0]!.id;
+    const deliveryItem = async () =>
+      (await raw().send(new GetCommand({ TableName: `${prefix}-deliveries`, Key: { id } }))).Item!;
+    expect(await deliveryItem()).toMatchObject({ pendingShard: expect.stringMatching(/^p#\d+$/), destStatus: 'crm-main#pending' });
+    await store.recordAttempt(attemptResult(id, 1, 'delivered'));
+    const delivered = await deliveryItem();
+    expect(delivered.destStatus).toBe('crm-main#delivered');
+    // Absent, not NULL: the due index stays sparse and its number-typed key is never NULL.
+    expect(delivered).not.toHaveProperty('pendingShard');
+    expect(delivered).not.toHaveProperty('nextAttemptAt');
+  });
+
+  it('two stores on the same tables racing one Idempotency-Key create one lead', async () => {
+    const prefix = newPrefix();
+    const [a, b] = [open(prefix), open(prefix)];
+    await a.migrate();
+    for (let round = 0; round < 10; round++) {
+      const key = `race-${round}`;
+      const commands = [a, b, a, b].map(() => makeIngest(['crm-main'], { key }));
+      const results = await Promise.all(commands.map((c, i) => (i % 2 ? b : a).ingest(c)));
+      const created = results.filter((r) => r.kind === 'created');
+      expect(created).toHaveLength(1);
+      const winner = created[0]!.kind === 'created' ? created[0]!.leadId : '';
+      for (const r of results) {
+        expect(['created', 'replayed', 'in_flight']).toContain(r.kind);
+        if (r.kind === 'replayed') expect(r.leadId).toBe(winner);
+      }
+      const existing = await Promise.all(commands.map((c) => a.getLead(c.lead.id)));
+      expect(existing.filter(Boolean)).toHaveLength(1);
+      expect(await b.ingest(makeIngest(['crm-main'], { key }))).toEqual({ kind: 'replayed', leadId: winner });
+    }
+  });
+
+  it('an in-flight key older than the takeover age is taken over; a recent one answers in_flight', async () => {
+    const prefix = newPrefix();
+    const store = open(prefix);
+    await store.migrate();
+    const plant = (key: string, startedAt: number) =>
+      raw().send(
+        new PutCommand({
+          TableName: `${prefix}-idempotency`,
+          Item: { pk: `merciplus#${key}`, state: 'in_flight', bodyHash: 'hash-a', leadId: uuidv7(), startedAt, expiresAt: Date.now() + 86_400_000, expiresAtSec: 0 },
+        }),
+      );
+    await plant('crashed', Date.now() - IN_FLIGHT_TAKEOVER_MS - 1_000);
+    await plant('running', Date.now() - 1_000);
+
+    const retry = makeIngest(['crm-main'], { key: 'crashed' });
+    expect(await store.ingest(retry)).toEqual({ kind: 'created', leadId: retry.lead.id });
+    expect(await store.ingest(makeIngest(['crm-main'], { key: 'crashed' }))).toEqual({ kind: 'replayed', leadId: retry.lead.id });
+    expect(await store.ingest(makeIngest(['crm-main'], { key: 'crashed', bodyHash: 'hash-b' }))).toEqual({ kind: 'key_reused' });
+
+    const early = makeIngest(['crm-main'], { key: 'running' });
+    expect(await store.ingest(early)).toEqual({ kind: 'in_flight' });
+    expect(await store.getLead(early.lead.id)).toBeNull();
+  });
+
+  it('a request overtaken while stalled before its transaction creates nothing', async () => {
+    const prefix = newPrefix();
+    // Store a's transactions wait on a gate: its api is "stalled" between claim and write.
+    const gate = deferred();
+    const stalled = deferred();
+    const slowClient = dynamo.client();
+    slowClient.middlewareStack.add(
+      (next) => async (args) => {
+        if ((args.input as { TransactItems?: unknown }).TransactItems) {
+          stalled.resolve();
+          await gate.promise;
+        }
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const a = open(prefix, { client: slowClient });
+    // Store b's clock is past the takeover age, so it sees a's claim as a crashed request's.
+    const b = open(prefix, { now: () => Date.now() + IN_FLIGHT_TAKEOVER_MS + 1_000 });
+    await a.migrate();
+    const slow = makeIngest(['crm-main'], { key: 'k-stall' });
+    const fast = makeIngest(['crm-main'], { key: 'k-stall' });
+    const slowResult = a.ingest(slow);
+    await stalled.promise;
+    expect(await b.ingest(fast)).toEqual({ kind: 'created', leadId: fast.lead.id });
+    gate.resolve();
+    expect(['in_flight', 'replayed']).toContain((await slowResult).kind);
+    expect(await a.getLead(slow.lead.id)).toBeNull();
+    expect(await a.listDeliveriesOfLead(slow.lead.id)).toEqual([]);
+  });
+
+  it('a cursor of another filter is refused', async () => {
+    const store = open(newPrefix());
+    await store.migrate();
+    for (let i = 0; i < 3; i++) await store.ingest(makeIngest(['crm-main', 'callcenter']));
+    const byDestination = await store.listDeliveries({ destination: 'crm-main', limit: 1 });
+    const scan = await store.listDeliveries({ limit: 1 });
+    await expect(store.listDeliveries({ destination: 'callcenter', limit: 1, cursor: byDestination.nextCursor! })).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(store.listDeliveries({ status: 'dead', limit: 1, cursor: scan.nextCursor! })).rejects.toBeInstanceOf(InvalidCursorError);
+    const forged = Buffer.from(JSON.stringify({ v: 1, k: { id: 7 } })).toString('base64url');
+    await expect(store.listDeliveries({ limit: 1, cursor: forged })).rejects.toBeInstanceOf(InvalidCursorError);
+  });
+
+  it('unreachable: calls fail with a data-free DynamoStoreError, and work again once it is back', async () => {
+    // The SDK's default retries: after an outage, the first calls may meet pooled sockets the
+    // outage cut, and a retry on a new connection is what a production client does too.
+    const store = open(newPrefix());
+    await store.migrate();
+    const command = makeIngest(['crm-main']);
+    await dynamo.disconnect();
+    try {
+      const error = await store.ingest(command).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(DynamoStoreError);
+      const text = `${(error as Error).message} ${JSON.stringify(error)}`;
+      for (const personal of [command.lead.contact.email!, command.lead.contact.phone!, command.lead.message!]) {
+        expect(text).not.toContain(personal);
+      }
+      await expect(store.ping()).rejects.toBeInstanceOf(DynamoStoreError);
+    } finally {
+      await dynamo.reconnect();
+    }
+    await expect(store.ping()).resolves.toBeUndefined();
+    expect(await store.ingest(command)).toEqual({ kind: 'created', leadId: command.lead.id });
+  });
+
+  it('the emulator\'s transactions are all or nothing', async () => {
+    const prefix = newPrefix();
+    await open(prefix).migrate();
+    const id = uuidv7();
+    const attempt = raw().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: `${prefix}-leads`, Item: { id, data: '{}' } } },
+          { Update: { TableName: `${prefix}-deliveries`, Key: { id }, UpdateExpression: 'SET x = :x', ConditionExpression: 'attribute_exists(id)', ExpressionAttributeValues: { ':x': 1 } } },
+        ],
+      }),
+    );
+    await expect(attempt).rejects.toMatchObject({
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+    });
+    expect((await raw().send(new GetCommand({ TableName: `${prefix}-leads`, Key: { id } }))).Item).toBeUndefined();
+  });
+});

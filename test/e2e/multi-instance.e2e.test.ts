@@ -1,0 +1,54 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startCluster, deliveryLedger, type Cluster } from '../helpers/cluster.js';
+import { startFakeCrm } from '../helpers/crm-server.js';
+import { API_KEY, e2eConfig } from '../helpers/e2e-config.js';
+import { EXAMPLE_LEAD, getJson, postLead, runConcurrently, waitUntil } from '../helpers/http-client.js';
+import { makeWorkspace } from '../helpers/leadgate-process.js';
+
+/** Several stateless apis and workers sharing DynamoDB and a queue, as on Elastic Beanstalk. */
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setUp(queue: 'bullmq' | 'sqs') {
+  const ledger = deliveryLedger();
+  const crm = await startFakeCrm({
+    responder: (req) => {
+      ledger.record(req.body, req.headers['webhook-id'] as string | undefined);
+      return { status: 200 };
+    },
+  });
+  cleanups.push(() => crm.close());
+  const workspace = makeWorkspace(e2eConfig([{ id: 'crm-main', url: crm.url, delays: ['200ms', '500ms', '1s', '1s'] }]));
+  cleanups.push(() => workspace.cleanup());
+  const cluster: Cluster = await startCluster(queue, { LEADGATE_CONFIG: workspace.configPath, LEADGATE_JOB_LEASE_MS: '3000' });
+  cleanups.push(() => cluster.close());
+  return { ledger, crm, cluster };
+}
+
+describe.each(['bullmq', 'sqs'] as const)('many instances on DynamoDB + %s', (queue) => {
+  it('2 apis + 2 workers: 2,000 leads posted across both apis are all delivered', async () => {
+    const { ledger, cluster } = await setUp(queue);
+    const apis = [await cluster.start('api'), await cluster.start('api')];
+    await cluster.start('worker');
+    await cluster.start('worker');
+
+    const results = await runConcurrently(2000, 20, (i) => postLead(apis[i % 2]!.url, API_KEY, EXAMPLE_LEAD));
+    const statuses = new Map<number, number>();
+    for (const r of results) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    expect(Object.fromEntries(statuses)).toEqual({ 202: 2000 });
+    const ids = results.map((r) => r.body.id as string);
+
+    await waitUntil(() => ledger.missing(ids).length === 0, 'every lead delivered', 120_000);
+    console.log(`[multi-instance ${queue}] accepted 2000, delivered ${ledger.byLead.size}, duplicate webhook-ids at the CRM: ${ledger.duplicates()}`);
+    expect(ledger.missing(ids)).toEqual([]);
+
+    for (const api of apis) {
+      const ready = await getJson(`${api.url}/health/ready`);
+      expect(ready.status).toBe(200);
+      expect(ready.body.checks).toMatchObject({ store: 'ok', queue: 'ok' });
+    }
+  });
+});
