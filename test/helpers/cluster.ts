@@ -15,7 +15,11 @@ export interface Cluster {
   redis: RedisServer | null;
   fauxqs: Fauxqs | null;
   processes: LeadgateProcess[];
-  start(command: 'api' | 'worker' | 'serve', extraEnv?: Record<string, string>): Promise<LeadgateProcess>;
+  start(
+    command: 'api' | 'worker' | 'serve',
+    extraEnv?: Record<string, string>,
+    options?: { keepLogs?: boolean },
+  ): Promise<LeadgateProcess>;
   /** SIGKILLs every leadgate still running and stops the backends. */
   close(): Promise<void>;
 }
@@ -46,8 +50,8 @@ export async function startCluster(queue: 'bullmq' | 'sqs', baseEnv: Record<stri
     redis,
     fauxqs,
     processes,
-    async start(command, extraEnv = {}) {
-      const p = await startLeadgate(command, { ...env, ...extraEnv });
+    async start(command, extraEnv = {}, options = {}) {
+      const p = await startLeadgate(command, { ...env, ...extraEnv }, options);
       processes.push(p);
       return p;
     },

@@ -1,12 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+/** The repository root: the nearest folder up with a package.json (this file also runs compiled, from .tools-build/). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
 /** The built CLI: e2e tests drive leadgate exactly as ops do (npm test builds first). */
-export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const CLI = join(repoRoot(), 'dist/cli.js');
 
 export interface LogLine {
   level: number;
@@ -33,8 +40,15 @@ export function makeWorkspace(configYaml: string): { dir: string; configPath: st
   return { dir, configPath, dataDir: join(dir, 'data'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Spawns `leadgate <command>` and resolves once it logs `leadgate started`. */
-export async function startLeadgate(command: string, env: Record<string, string>): Promise<LeadgateProcess> {
+/**
+ * Spawns `leadgate <command>` and resolves once it logs `leadgate started`. With
+ * `keepLogs: false` (benchmarks) later lines are drained unread, so parsing them costs nothing.
+ */
+export async function startLeadgate(
+  command: string,
+  env: Record<string, string>,
+  options: { keepLogs?: boolean } = {},
+): Promise<LeadgateProcess> {
   const child = spawn(process.execPath, [CLI, command], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,7 +57,8 @@ export async function startLeadgate(command: string, env: Record<string, string>
   const stderr: string[] = [];
   const waiters: { predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
 
-  createInterface({ input: child.stdout! }).on('line', (text) => {
+  const lines = createInterface({ input: child.stdout! });
+  lines.on('line', (text) => {
     let line: LogLine;
     try {
       line = JSON.parse(text) as LogLine;
@@ -76,6 +91,10 @@ export async function startLeadgate(command: string, env: Record<string, string>
   };
 
   const started = await waitForLog((line) => line.msg === 'leadgate started');
+  if (options.keepLogs === false) {
+    lines.close();
+    child.stdout!.resume();
+  }
   const address = started.address as { port: number } | null;
   return { child, url: address ? `http://127.0.0.1:${address.port}` : '', logs, stderr, exited, waitForLog };
 }
