@@ -1,4 +1,5 @@
 import { isSupportedCountry } from 'libphonenumber-js';
+import jsonata from 'jsonata';
 import { z } from 'zod';
 import { DEFAULT_RETRY_DELAYS, parseDuration } from '../domain/retry.js';
 
@@ -47,6 +48,31 @@ const brand = z.strictObject({
     .string()
     .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code such as FR'),
   rate_limit: z.strictObject({ per_minute: z.number().int().min(1) }).optional(),
+  duplicate_window: duration.optional(),
+});
+
+const secretString = z.string().min(1, 'must not be empty');
+
+const auth = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('basic'), username: secretString, password: secretString }),
+  z.strictObject({ type: z.literal('bearer'), token: secretString }),
+  z.strictObject({
+    type: z.literal('oauth2'),
+    token_url: httpUrl,
+    client_id: secretString,
+    client_secret: secretString,
+    scope: z.string().min(1).optional(),
+    audience: z.string().min(1).optional(),
+  }),
+]);
+
+const jsonataExpression = z.string().superRefine((value, ctx) => {
+  try {
+    jsonata(value);
+  } catch (err) {
+    const { message, position } = err as { message?: string; position?: number };
+    ctx.addIssue({ code: 'custom', message: `not a valid JSONata expression${position === undefined ? '' : ` at character ${position}`}: ${message ?? 'syntax error'}` });
+  }
 });
 
 const destination = z.strictObject({
@@ -58,12 +84,26 @@ const destination = z.strictObject({
   retry: z
     .strictObject({ delays: z.array(duration).max(50).default([...DEFAULT_RETRY_DELAYS]) })
     .default({ delays: [...DEFAULT_RETRY_DELAYS] }),
+  format: z.enum(['json', 'form']).default('json'),
+  transform: jsonataExpression.optional(),
+  auth: auth.optional(),
+  max_in_flight: z.number().int().min(1).max(10_000).optional(),
+  rate_limit: z.strictObject({ per_second: z.number().positive().max(100_000) }).optional(),
+  circuit_breaker: z
+    .strictObject({ failures: z.number().int().min(1).max(1_000).default(5), half_open_after: duration.default('30s') })
+    .default({ failures: 5, half_open_after: '30s' }),
 });
+
+const postalCode = z.string().regex(/^[A-Za-z0-9 -]{1,16}\*?$/, 'must be a postal code, or a prefix ending in * (e.g. "75*")');
 
 const route = z.strictObject({
   brands: z.array(z.string().min(1)).min(1).default(['*']),
   services: z.array(z.string().min(1)).min(1).default(['*']),
+  postal_codes: z.array(postalCode).min(1).optional(),
+  consent: z.strictObject({ contact: z.boolean().optional(), marketing: z.boolean().optional() }).default({}),
+  meta: z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)])).default({}),
   destinations: z.array(z.string().min(1)).min(1, 'needs at least one destination'),
+  forward_duplicates: z.boolean().default(true),
 });
 
 export const configFileSchema = z

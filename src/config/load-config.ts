@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import type { LeadgateConfig } from '../domain/config.js';
+import type { DestinationAuth, LeadgateConfig } from '../domain/config.js';
 import { parseDuration } from '../domain/retry.js';
 import { ConfigError, formatPath } from './config-error.js';
 import { configFileSchema, type ConfigFile } from './file-schema.js';
@@ -55,6 +55,21 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv, label = 'c
   return toDomain(result.data);
 }
 
+type FileAuth = NonNullable<ConfigFile['destinations'][number]['auth']>;
+
+function toAuth(auth: FileAuth | undefined): DestinationAuth | null {
+  if (auth === undefined) return null;
+  if (auth.type !== 'oauth2') return auth;
+  return {
+    type: 'oauth2',
+    tokenUrl: auth.token_url,
+    clientId: auth.client_id,
+    clientSecret: auth.client_secret,
+    scope: auth.scope ?? null,
+    audience: auth.audience ?? null,
+  };
+}
+
 function toDomain(file: ConfigFile): LeadgateConfig {
   const secrets = (s: string | string[] | undefined) => (s === undefined ? [] : Array.isArray(s) ? s : [s]);
   return {
@@ -64,6 +79,7 @@ function toDomain(file: ConfigFile): LeadgateConfig {
       allowedOrigins: b.allowed_origins,
       defaultCountry: b.default_country,
       rateLimitPerMinute: b.rate_limit?.per_minute ?? null,
+      duplicateWindowMs: b.duplicate_window === undefined ? null : parseDuration(b.duplicate_window),
     })),
     destinations: file.destinations.map((d) => ({
       id: d.id,
@@ -72,7 +88,24 @@ function toDomain(file: ConfigFile): LeadgateConfig {
       signingSecrets: secrets(d.signing_secret),
       headers: d.headers,
       retry: { delaysMs: d.retry.delays.map(parseDuration) },
+      format: d.format,
+      transform: d.transform ?? null,
+      auth: toAuth(d.auth),
+      maxInFlight: d.max_in_flight ?? null,
+      rateLimitPerSecond: d.rate_limit?.per_second ?? null,
+      circuitBreaker: {
+        consecutiveFailures: d.circuit_breaker.failures,
+        halfOpenAfterMs: parseDuration(d.circuit_breaker.half_open_after),
+      },
     })),
-    routes: file.routes.map((r) => ({ brands: r.brands, services: r.services, destinations: r.destinations })),
+    routes: file.routes.map((r) => ({
+      brands: r.brands,
+      services: r.services,
+      postalCodes: r.postal_codes ?? null,
+      consent: r.consent,
+      meta: Object.fromEntries(Object.entries(r.meta).map(([k, v]) => [k, Array.isArray(v) ? v : [v]])),
+      destinations: r.destinations,
+      forwardDuplicates: r.forward_duplicates,
+    })),
   };
 }

@@ -8,6 +8,11 @@ export interface BrandConfig {
   defaultCountry: string;
   /** Requests per minute; null means no limit. */
   rateLimitPerMinute: number | null;
+  /**
+   * A lead from this brand with the same normalised email or phone and the same service as
+   * one received within this window is flagged `duplicate_of`; null turns detection off.
+   */
+  duplicateWindowMs: number | null;
 }
 
 export interface RetryPolicy {
@@ -15,14 +20,44 @@ export interface RetryPolicy {
   delaysMs: number[];
 }
 
+export type DestinationAuth =
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'bearer'; token: string }
+  | {
+      type: 'oauth2';
+      /** Client credentials grant (RFC 6749 §4.4). */
+      tokenUrl: string;
+      clientId: string;
+      clientSecret: string;
+      scope: string | null;
+      audience: string | null;
+    };
+
+export interface CircuitBreakerPolicy {
+  /** Consecutive retryable failures that open the breaker. */
+  consecutiveFailures: number;
+  /** How long it stays open before one probe is let through. */
+  halfOpenAfterMs: number;
+}
+
 export interface DestinationConfig {
   id: string;
   url: string;
   timeoutMs: number;
-  /** `whsec_<base64>` secrets; the first one signs, all are listed in webhook-signature. */
+  /** `whsec_<base64>` secrets; each signs, all signatures are listed in webhook-signature (rotation). */
   signingSecrets: string[];
   headers: Record<string, string>;
   retry: RetryPolicy;
+  /** `json` (default) or `form` (application/x-www-form-urlencoded, for older CRMs). */
+  format: 'json' | 'form';
+  /** A JSONata expression building the body from the default `lead.created` payload; null sends that payload. */
+  transform: string | null;
+  auth: DestinationAuth | null;
+  /** Requests in flight at once to this destination; null = no limit beyond the worker's concurrency. */
+  maxInFlight: number | null;
+  /** Requests per second; null = no limit. */
+  rateLimitPerSecond: number | null;
+  circuitBreaker: CircuitBreakerPolicy;
 }
 
 export interface RouteConfig {
@@ -30,7 +65,15 @@ export interface RouteConfig {
   brands: string[];
   /** Services, or ['*']. */
   services: string[];
+  /** Postal codes, exact (`69001`) or by prefix (`75*`); null matches any lead, with or without one. */
+  postalCodes: string[] | null;
+  /** Consent flags the lead must carry with these values (e.g. marketing: true). */
+  consent: { contact?: boolean; marketing?: boolean };
+  /** Lead meta keys that must hold one of the listed values. */
+  meta: Record<string, string[]>;
   destinations: string[];
+  /** Whether a lead flagged `duplicate_of` is forwarded by this route. */
+  forwardDuplicates: boolean;
 }
 
 export interface LeadgateConfig {

@@ -1,5 +1,6 @@
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import type { LeadgateConfig } from '../../src/domain/config.js';
+import { brand } from './config-factories.js';
 
 /**
  * Malformed input of every kind, sent as raw bytes over a real socket so nothing re-encodes
@@ -23,7 +24,7 @@ export const CONTRACT_CODES = new Set([
 
 /** The brand every case posts as (key `mp-key`, no browser origins, FR numbers). */
 export const corpusConfig: LeadgateConfig = {
-  brands: [{ id: 'merciplus', apiKeys: ['mp-key'], allowedOrigins: [], defaultCountry: 'FR', rateLimitPerMinute: null }],
+  brands: [brand({ id: 'merciplus', apiKeys: ['mp-key'] })],
   destinations: [],
   routes: [],
 };

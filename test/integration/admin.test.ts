@@ -8,21 +8,17 @@ import { buildApp } from '../../src/http/app.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
 import { MemoryStore } from '../helpers/memory-store.js';
+import { brand, destination, route } from '../helpers/config-factories.js';
 
 const TOKEN = 'admin-token-for-tests';
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 
 const config: LeadgateConfig = {
-  brands: [{ id: 'merciplus', apiKeys: ['mp-key'], allowedOrigins: [], defaultCountry: 'FR', rateLimitPerMinute: null }],
-  destinations: ['crm-main', 'crm-b'].map((id) => ({
-    id,
-    url: 'http://127.0.0.1:9/leads',
-    timeoutMs: 1000,
-    signingSecrets: [],
-    headers: {},
-    retry: { delaysMs: [1000] },
-  })),
-  routes: [{ brands: ['*'], services: ['*'], destinations: ['crm-main', 'crm-b'] }],
+  brands: [brand({ id: 'merciplus', apiKeys: ['mp-key'] })],
+  destinations: ['crm-main', 'crm-b'].map((id) =>
+    destination({ id, url: 'http://127.0.0.1:9/leads', timeoutMs: 1000, retry: { delaysMs: [1000] } }),
+  ),
+  routes: [route({ destinations: ['crm-main', 'crm-b'] })],
 };
 
 const lead = { contact: { email: 'camille.martin@example.fr', phone: '06 12 34 56 78' }, service: 'menage' };

@@ -8,18 +8,19 @@ import { loggerOptions } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
 import { MemoryStore } from '../helpers/memory-store.js';
+import { brand, destination, route } from '../helpers/config-factories.js';
 
 const ORIGIN = 'https://www.merci-plus.example';
 
 const config: LeadgateConfig = {
   brands: [
-    { id: 'merciplus', apiKeys: ['mp-key-1', 'mp-key-2'], allowedOrigins: [ORIGIN], defaultCountry: 'FR', rateLimitPerMinute: null },
-    { id: 'limited', apiKeys: ['lim-key'], allowedOrigins: [], defaultCountry: 'GB', rateLimitPerMinute: 2 },
+    brand({ id: 'merciplus', apiKeys: ['mp-key-1', 'mp-key-2'], allowedOrigins: [ORIGIN] }),
+    brand({ id: 'limited', apiKeys: ['lim-key'], defaultCountry: 'GB', rateLimitPerMinute: 2 }),
   ],
   destinations: [
-    { id: 'crm-main', url: 'http://127.0.0.1:9/leads', timeoutMs: 1000, signingSecrets: [], headers: {}, retry: { delaysMs: [1000] } },
+    destination({ id: 'crm-main', url: 'http://127.0.0.1:9/leads', timeoutMs: 1000, retry: { delaysMs: [1000] } }),
   ],
-  routes: [{ brands: ['merciplus'], services: ['*'], destinations: ['crm-main'] }],
+  routes: [route({ brands: ['merciplus'], destinations: ['crm-main'] })],
 };
 
 const lead = {

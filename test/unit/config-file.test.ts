@@ -44,8 +44,9 @@ describe('config file', () => {
       allowedOrigins: ['https://www.merci-plus.example'],
       defaultCountry: 'FR',
       rateLimitPerMinute: 6000,
+      duplicateWindowMs: null,
     });
-    expect(config.destinations[0]).toEqual({
+    expect(config.destinations[0]).toMatchObject({
       id: 'crm-main',
       url: 'http://127.0.0.1:9000/leads',
       timeoutMs: 10000,
@@ -53,7 +54,9 @@ describe('config file', () => {
       headers: { Authorization: 'Bearer tok' },
       retry: { delaysMs: [5e3, 3e5, 18e5, 72e5, 18e6, 36e6, 36e6] },
     });
-    expect(config.routes).toEqual([{ brands: ['*'], services: ['*'], destinations: ['crm-main'] }]);
+    expect(config.routes).toEqual([
+      { brands: ['*'], services: ['*'], postalCodes: null, consent: {}, meta: {}, destinations: ['crm-main'], forwardDuplicates: true },
+    ]);
   });
 
   it('applies defaults: no rate limit, 10 s timeout, the default retry schedule', () => {
@@ -65,7 +68,7 @@ describe('config file', () => {
     expect(config.brands[0]?.allowedOrigins).toEqual([]);
     expect(config.destinations[0]?.timeoutMs).toBe(10000);
     expect(config.destinations[0]?.retry.delaysMs).toHaveLength(7);
-    expect(config.routes[0]).toEqual({ brands: ['*'], services: ['*'], destinations: ['d'] });
+    expect(config.routes[0]).toMatchObject({ brands: ['*'], services: ['*'], destinations: ['d'] });
   });
 
   it('supports ${VAR:-default}', () => {
@@ -127,5 +130,81 @@ routes:
     const config = loadConfigFile(BUNDLED_EXAMPLE_PATH, {});
     expect(config.brands.map((b) => b.id)).toEqual(['merciplus']);
     expect(config.destinations[0]?.url).toBe('http://127.0.0.1:3000/demo/crm/leads');
+  });
+
+  it('reads the delivery-engine keys: routing rules, transform, format, auth, limits, breaker, duplicates', () => {
+    const config = parseConfigText(
+      `
+brands:
+  - id: a
+    api_keys: [k]
+    default_country: FR
+    duplicate_window: 24h
+destinations:
+  - id: legacy
+    url: http://crm.example/form
+    format: form
+    transform: '{ "nom": data.contact.last_name, "tel": data.contact.phone }'
+    auth: { type: basic, username: u, password: "\${PW}" }
+    max_in_flight: 4
+    rate_limit: { per_second: 10 }
+    circuit_breaker: { failures: 3, half_open_after: 10s }
+  - id: api
+    url: https://api.example/leads
+    auth: { type: oauth2, token_url: "https://auth.example/token", client_id: id, client_secret: s, scope: leads.write }
+routes:
+  - postal_codes: ["75*", "92*", "69001"]
+    consent: { marketing: true }
+    meta: { campaign: [tv, radio], lang: fr }
+    forward_duplicates: false
+    destinations: [legacy, api]
+`,
+      { PW: 'secret' },
+    );
+    expect(config.brands[0]?.duplicateWindowMs).toBe(86_400_000);
+    expect(config.destinations[0]).toMatchObject({
+      format: 'form',
+      transform: '{ "nom": data.contact.last_name, "tel": data.contact.phone }',
+      auth: { type: 'basic', username: 'u', password: 'secret' },
+      maxInFlight: 4,
+      rateLimitPerSecond: 10,
+      circuitBreaker: { consecutiveFailures: 3, halfOpenAfterMs: 10_000 },
+    });
+    expect(config.destinations[1]).toMatchObject({
+      format: 'json',
+      transform: null,
+      maxInFlight: null,
+      rateLimitPerSecond: null,
+      circuitBreaker: { consecutiveFailures: 5, halfOpenAfterMs: 30_000 },
+      auth: { type: 'oauth2', tokenUrl: 'https://auth.example/token', clientId: 'id', clientSecret: 's', scope: 'leads.write', audience: null },
+    });
+    expect(config.routes[0]).toEqual({
+      brands: ['*'],
+      services: ['*'],
+      postalCodes: ['75*', '92*', '69001'],
+      consent: { marketing: true },
+      meta: { campaign: ['tv', 'radio'], lang: ['fr'] },
+      destinations: ['legacy', 'api'],
+      forwardDuplicates: false,
+    });
+  });
+
+  it('names a bad JSONata expression and a bad auth block', () => {
+    const problems = problemsOf(`
+brands: [{ id: a, api_keys: [k], default_country: FR }]
+destinations:
+  - id: d
+    url: http://x/
+    transform: '{ "a": data.contact.'
+    auth: { type: digest, user: x }
+    format: xml
+routes:
+  - postal_codes: ["7 5 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1"]
+    destinations: [d]
+`).join('\n');
+    expect(problems).toMatch(/^destinations\[0\]\.transform: not a valid JSONata expression/m);
+    expect(problems).toMatch(/^destinations\[0\]\.auth(\.type)?: /m);
+    expect(problems).toMatch(/^destinations\[0\]\.format: /m);
+    expect(problems).toMatch(/^routes\[0\]\.postal_codes\[0\]: must be a postal code/m);
   });
 });

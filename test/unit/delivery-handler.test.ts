@@ -11,18 +11,19 @@ import type { Job, JobHandler, JobQueue } from '../../src/ports/job-queue.js';
 import type { LeadStore } from '../../src/ports/lead-store.js';
 import { createDeliveryHandler } from '../../src/worker/delivery-handler.js';
 import { createWorker } from '../../src/worker/worker.js';
+import { destination } from '../helpers/config-factories.js';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
-const crm: DestinationConfig = {
+const crm: DestinationConfig = destination({
   id: 'crm-main',
   url: 'http://crm.test/leads',
   timeoutMs: 1_000,
   signingSecrets: [SECRET],
   headers: { Authorization: 'Bearer t0k' },
   retry: { delaysMs: [5_000, 60_000] }, // 3 attempts
-};
+});
 const config: LeadgateConfig = { brands: [], destinations: [crm], routes: [] };
 
 const lead: Lead = {

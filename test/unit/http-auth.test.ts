@@ -1,15 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { BrandConfig } from '../../src/domain/config.js';
+import { brand as makeBrand } from '../helpers/config-factories.js';
 import { bearerToken, createKeyResolver, presentedKey, safeEqual } from '../../src/http/auth.js';
 
-const brand = (id: string, apiKeys: string[]): BrandConfig => ({
-  id,
-  apiKeys,
-  allowedOrigins: [],
-  defaultCountry: 'FR',
-  rateLimitPerMinute: null,
-});
+const brand = (id: string, apiKeys: string[]): BrandConfig => makeBrand({ id, apiKeys });
 const req = (headers: Record<string, string>) => ({ headers }) as unknown as FastifyRequest;
 
 describe('createKeyResolver', () => {

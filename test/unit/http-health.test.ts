@@ -6,17 +6,18 @@ import { buildApp } from '../../src/http/app.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
 import { MemoryStore } from '../helpers/memory-store.js';
+import { brand, destination, route } from '../helpers/config-factories.js';
 
 /** Health, metrics and the demo CRM, driven with app.inject() over in-memory ports. */
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const config: LeadgateConfig = {
-  brands: [{ id: 'merciplus', apiKeys: ['mp-key'], allowedOrigins: [], defaultCountry: 'FR', rateLimitPerMinute: null }],
+  brands: [brand({ id: 'merciplus', apiKeys: ['mp-key'] })],
   destinations: [
-    { id: 'crm-main', url: 'http://127.0.0.1:9/leads', timeoutMs: 1000, signingSecrets: [], headers: {}, retry: { delaysMs: [] } },
-    { id: 'crm-idle', url: 'http://127.0.0.1:9/leads', timeoutMs: 1000, signingSecrets: [], headers: {}, retry: { delaysMs: [] } },
+    destination({ id: 'crm-main', url: 'http://127.0.0.1:9/leads', timeoutMs: 1000, retry: { delaysMs: [] } }),
+    destination({ id: 'crm-idle', url: 'http://127.0.0.1:9/leads', timeoutMs: 1000, retry: { delaysMs: [] } }),
   ],
-  routes: [{ brands: ['*'], services: ['*'], destinations: ['crm-main'] }],
+  routes: [route({ destinations: ['crm-main'] })],
 };
 const lead = { contact: { email: 'camille.martin@example.fr', phone: '06 12 34 56 78' }, service: 'menage' };
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { DestinationConfig } from '../../src/domain/config.js';
 import type { Lead } from '../../src/domain/lead.js';
 import { buildLeadCreatedBody, buildOutboundRequest, signWebhook } from '../../src/domain/outbound.js';
+import { destination as makeDestination } from '../helpers/config-factories.js';
 
 const secret = () => `whsec_${randomBytes(32).toString('base64')}`;
 
@@ -30,15 +31,7 @@ const minimalLead: Lead = {
 };
 
 function destination(overrides: Partial<DestinationConfig> = {}): DestinationConfig {
-  return {
-    id: 'crm-main',
-    url: 'http://127.0.0.1:9000/leads',
-    timeoutMs: 10_000,
-    signingSecrets: [],
-    headers: {},
-    retry: { delaysMs: [5_000] },
-    ...overrides,
-  };
+  return makeDestination({ id: 'crm-main', url: 'http://127.0.0.1:9000/leads', retry: { delaysMs: [5_000] }, ...overrides });
 }
 
 describe('buildLeadCreatedBody', () => {

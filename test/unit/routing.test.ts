@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { routeLead } from '../../src/domain/routing.js';
+import { route } from '../helpers/config-factories.js';
 
 const lead = (service: string) => ({ contact: { email: 'a@b.fr' }, service });
 
 describe('routeLead', () => {
   const routes = [
-    { brands: ['*'], services: ['*'], destinations: ['crm-main'] },
-    { brands: ['merciplus'], services: ['menage', 'repassage'], destinations: ['call-centre', 'crm-main'] },
-    { brands: ['kidcare'], services: ['*'], destinations: ['kid-crm'] },
+    route({ destinations: ['crm-main'] }),
+    route({ brands: ['merciplus'], services: ['menage', 'repassage'], destinations: ['call-centre', 'crm-main'] }),
+    route({ brands: ['kidcare'], destinations: ['kid-crm'] }),
   ];
 
   it('fans out to every matching destination, each once, in config order', () => {
