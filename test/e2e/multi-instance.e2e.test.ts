@@ -50,5 +50,21 @@ describe.each(['bullmq', 'sqs'] as const)('many instances on DynamoDB + %s', (qu
       expect(ready.status).toBe(200);
       expect(ready.body.checks).toMatchObject({ store: 'ok', queue: 'ok' });
     }
+
+    // Two apis racing one Idempotency-Key (a browser retrying through the load balancer)
+    // create one lead: the other answer is a replay of it, or 409 while the first is in flight.
+    for (let round = 0; round < 5; round++) {
+      const key = `race-${queue}-${round}`;
+      const answers = await Promise.all(apis.map((api) => postLead(api.url, API_KEY, EXAMPLE_LEAD, { 'idempotency-key': key })));
+      const created = answers.filter((a) => a.status === 202 && a.headers.get('idempotent-replayed') === null);
+      expect(created, JSON.stringify(answers.map((a) => a.status))).toHaveLength(1);
+      for (const other of answers.filter((a) => a !== created[0])) {
+        if (other.status === 202) expect(other.body.id).toBe(created[0]!.body.id);
+        else expect(other.status).toBe(409);
+      }
+      const replay = await postLead(apis[(round + 1) % 2]!.url, API_KEY, EXAMPLE_LEAD, { 'idempotency-key': key });
+      expect(replay.status).toBe(202);
+      expect(replay.body.id).toBe(created[0]!.body.id);
+    }
   });
 });
