@@ -1,11 +1,6 @@
 import type { Env } from './config/env.js';
 import { loadConfigFile, resolveConfigPath, type ConfigSource } from './config/load-config.js';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { HttpDestinationClient } from './adapters/destinations/http-client.js';
-import { BullmqJobQueue } from './adapters/queue/job-queue.bullmq.js';
-import { SqsJobQueue } from './adapters/queue/job-queue.sqs.js';
-import { DynamoLeadStore } from './adapters/store/dynamodb/lead-store.dynamodb.js';
 import { SqliteJobQueue } from './adapters/queue/job-queue.sqlite.js';
 import { openSqliteDatabase } from './adapters/sqlite/database.js';
 import { SqliteLeadStore } from './adapters/store/lead-store.sqlite.js';
@@ -39,7 +34,7 @@ export async function createContainer(env: Env): Promise<Container> {
   const { config, configSource } = loadConfig(env);
   const logger = createLogger(env.LOG_LEVEL);
   const metrics = createMetrics();
-  const { store, queue } = openBackends(env, logger);
+  const { store, queue } = await openBackends(env, logger);
   // The embedded store needs zero set-up: its schema is created on start. Production
   // backends are prepared by `leadgate migrate` (a deploy step), never by an api instance.
   if (env.LEADGATE_STORE === 'sqlite') await store.migrate();
@@ -58,8 +53,12 @@ export async function createContainer(env: Env): Promise<Container> {
   };
 }
 
-/** Store and queue chosen by LEADGATE_STORE / LEADGATE_QUEUE: the one place adapters are picked. */
-export function openBackends(env: Env, logger?: Logger): { store: LeadStore; queue: JobQueue } {
+/**
+ * Store and queue chosen by LEADGATE_STORE / LEADGATE_QUEUE: the one place adapters are picked.
+ * Production adapters are imported only when chosen: the AWS SDK and BullMQ would otherwise add
+ * tens of MB to every embedded process.
+ */
+export async function openBackends(env: Env, logger?: Logger): Promise<{ store: LeadStore; queue: JobQueue }> {
   // A job whose handler failed (store hiccup) is handed again later; say so, without data.
   const onError = (err: unknown) => logger?.warn({ err: errorSummary(err) }, 'queue error, the job will be retried');
 
@@ -68,35 +67,46 @@ export function openBackends(env: Env, logger?: Logger): { store: LeadStore; que
     const db = openSqliteDatabase(env.LEADGATE_DATA_DIR);
     return { store: new SqliteLeadStore(db), queue: new SqliteJobQueue(db, { onError, leaseMs: env.LEADGATE_JOB_LEASE_MS }) };
   }
+  return { store: await openStore(env), queue: await openQueue(env, onError) };
+}
 
-  const store: LeadStore =
-    env.LEADGATE_STORE === 'dynamodb'
-      ? new DynamoLeadStore({
-          client: new DynamoDBClient({
-            region: env.AWS_REGION,
-            endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
-            // A connection that hangs must turn into a quick 503, not a request held open.
-            requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
-          }),
-          tablePrefix: env.DYNAMODB_TABLE_PREFIX,
-        })
-      : new SqliteLeadStore(openSqliteDatabase(env.LEADGATE_DATA_DIR));
+async function openStore(env: Env): Promise<LeadStore> {
+  if (env.LEADGATE_STORE === 'sqlite') return new SqliteLeadStore(openSqliteDatabase(env.LEADGATE_DATA_DIR));
+  const [{ DynamoDBClient }, { DynamoLeadStore }] = await Promise.all([
+    import('@aws-sdk/client-dynamodb'),
+    import('./adapters/store/dynamodb/lead-store.dynamodb.js'),
+  ]);
+  return new DynamoLeadStore({
+    client: new DynamoDBClient({
+      region: env.AWS_REGION,
+      endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+      // A connection that hangs must turn into a quick 503, not a request held open.
+      requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+    }),
+    tablePrefix: env.DYNAMODB_TABLE_PREFIX,
+  });
+}
 
-  const queue: JobQueue =
-    env.LEADGATE_QUEUE === 'bullmq'
-      ? new BullmqJobQueue({ redisUrl: env.REDIS_URL!, onError, lockDurationMs: env.LEADGATE_JOB_LEASE_MS })
-      : new SqsJobQueue({
-          client: new SQSClient({
-            region: env.AWS_REGION,
-            endpoint: env.AWS_ENDPOINT_URL_SQS,
-            // Above the 20 s long poll, so only a connection that truly hangs times out.
-            requestHandler: { connectionTimeout: 1_000, requestTimeout: 25_000 },
-          }),
-          queueUrl: env.SQS_QUEUE_URL!,
-          visibilityTimeoutSec: Math.ceil(env.LEADGATE_JOB_LEASE_MS / 1000),
-          onError,
-        });
-  return { store, queue };
+async function openQueue(env: Env, onError: (err: unknown) => void): Promise<JobQueue> {
+  if (env.LEADGATE_QUEUE === 'bullmq') {
+    const { BullmqJobQueue } = await import('./adapters/queue/job-queue.bullmq.js');
+    return new BullmqJobQueue({ redisUrl: env.REDIS_URL!, onError, lockDurationMs: env.LEADGATE_JOB_LEASE_MS });
+  }
+  const [{ SQSClient }, { SqsJobQueue }] = await Promise.all([
+    import('@aws-sdk/client-sqs'),
+    import('./adapters/queue/job-queue.sqs.js'),
+  ]);
+  return new SqsJobQueue({
+    client: new SQSClient({
+      region: env.AWS_REGION,
+      endpoint: env.AWS_ENDPOINT_URL_SQS,
+      // Above the 20 s long poll, so only a connection that truly hangs times out.
+      requestHandler: { connectionTimeout: 1_000, requestTimeout: 25_000 },
+    }),
+    queueUrl: env.SQS_QUEUE_URL!,
+    visibilityTimeoutSec: Math.ceil(env.LEADGATE_JOB_LEASE_MS / 1000),
+    onError,
+  });
 }
 
 /** True when the queue is not the store itself, so a sweeper must cover the gap between them. */

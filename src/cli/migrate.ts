@@ -3,7 +3,7 @@ import { openBackends } from '../container.js';
 
 /** `leadgate migrate`: prepares the store and the queue; safe to run on every deploy. */
 export async function migrate(env: Env): Promise<number> {
-  const { store, queue } = openBackends(env);
+  const { store, queue } = await openBackends(env);
   try {
     await store.migrate();
     await queue.migrate();
