@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
+    // End-to-end tests spawn processes and emulators on a 2-core machine shared with other files.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     // e2e suites spawn leadgate processes; keep the 2-core machine from thrashing.
     maxWorkers: 2,

@@ -1,6 +1,7 @@
 import type { Env } from './config/env.js';
 import { loadConfigFile, resolveConfigPath, type ConfigSource } from './config/load-config.js';
 import { HttpDestinationClient } from './adapters/destinations/http-client.js';
+import { OAuth2TokenProvider } from './adapters/destinations/oauth2-token.js';
 import { SqliteJobQueue } from './adapters/queue/job-queue.sqlite.js';
 import { openSqliteDatabase } from './adapters/sqlite/database.js';
 import { SqliteLeadStore } from './adapters/store/lead-store.sqlite.js';
@@ -10,6 +11,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import type { JobQueue } from './ports/job-queue.js';
 import type { LeadStore } from './ports/lead-store.js';
+import { MemoryDestinationLimits, type DestinationLimits } from './worker/destination-limits.js';
 
 /** The composition root: config → adapters → typed dependencies. Nothing else picks adapters. */
 export interface Container {
@@ -116,4 +118,33 @@ export function needsSweeper(env: Env): boolean {
 
 export function createDestinationClient(): HttpDestinationClient {
   return new HttpDestinationClient();
+}
+
+/**
+ * max_in_flight and rate_limit: shared through Redis by every worker when the queue is BullMQ
+ * (REDIS_URL), per process otherwise (the embedded queue has one worker process; on SQS each
+ * process keeps its own share). Its own Redis connection: commands wait briefly for a
+ * reconnection (offline queue) but time out after 2 s, so an outage rejects the job (retried).
+ */
+export async function createDestinationLimits(env: Env): Promise<{ limits: DestinationLimits; close(): Promise<void> }> {
+  if (env.LEADGATE_QUEUE !== 'bullmq') return { limits: new MemoryDestinationLimits(), close: async () => {} };
+  const [{ Redis }, { closeConnection, reconnectBackoff }, { RedisDestinationLimits }] = await Promise.all([
+    import('ioredis'),
+    import('./adapters/queue/bullmq-redis.js'),
+    import('./worker/destination-limits.redis.js'),
+  ]);
+  const client = new Redis(env.REDIS_URL!, {
+    connectionName: 'leadgate:limits',
+    maxRetriesPerRequest: 1,
+    commandTimeout: 2_000,
+    connectTimeout: 2_000,
+    retryStrategy: reconnectBackoff(2_000),
+  });
+  client.on('error', () => {}); // a down Redis shows in the queue's errors and in readiness already
+  return { limits: new RedisDestinationLimits({ client }), close: () => closeConnection(client, 2_000) };
+}
+
+/** OAuth2 access tokens for destinations with `auth: {type: oauth2}`, cached per destination. */
+export function createTokenProvider(): OAuth2TokenProvider {
+  return new OAuth2TokenProvider();
 }

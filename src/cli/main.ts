@@ -1,6 +1,7 @@
 import { ConfigError, EXIT_CONFIG } from '../config/config-error.js';
 import { loadEnv } from '../config/env.js';
 import { configCheck } from './config-check.js';
+import { destination } from './destination.js';
 import { leadShow } from './lead-show.js';
 import { migrate } from './migrate.js';
 import { replay } from './replay.js';
@@ -17,6 +18,8 @@ const USAGE = `usage: leadgate <command>
   lead show <id>        a lead, its deliveries and every attempt
   replay --delivery <id>
   replay --destination <id> [--status dead] [--since <ISO>] [--until <ISO>]
+  destination pause <id>     hold a destination's deliveries (no attempt spent), cluster-wide
+  destination resume <id>    let them flow again
 
 Settings come from the environment: see README.md.`;
 
@@ -47,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
         return await leadShow(loadEnv(), rest[1]);
       case 'replay':
         return await replay(loadEnv(), rest);
+      case 'destination':
+        return await destination(loadEnv(), rest);
       case 'help':
       case '--help':
       case '-h':

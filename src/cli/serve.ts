@@ -1,7 +1,10 @@
+import { setTimeout } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import type { Env } from '../config/env.js';
-import { createContainer, createDestinationClient, needsSweeper } from '../container.js';
+import { createContainer, createDestinationClient, createDestinationLimits, createTokenProvider, needsSweeper } from '../container.js';
 import { buildApp } from '../http/app.js';
+import { CircuitBreakers } from '../worker/circuit-breakers.js';
+import { createDeliveryGate } from '../worker/delivery-gate.js';
 import { createSweeper } from '../worker/sweeper.js';
 import { createWorker } from '../worker/worker.js';
 
@@ -21,8 +24,13 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
   let draining = false;
 
   const client = roles.worker ? createDestinationClient() : null;
-  const worker = client
-    ? createWorker({ config, store, queue, client, metrics, logger, concurrency: env.LEADGATE_WORKER_CONCURRENCY })
+  const tokens = roles.worker ? createTokenProvider() : null;
+  // Protecting CRMs: breakers live in this process; limits in Redis (bullmq) or here; pause in the store.
+  const breakers = roles.worker ? new CircuitBreakers({ metrics, logger }) : null;
+  const limits = roles.worker ? await createDestinationLimits(env) : null;
+  const gate = breakers && limits ? createDeliveryGate({ store, breakers, limits: limits.limits, metrics }) : undefined;
+  const worker = client && tokens
+    ? createWorker({ config, store, queue, client, tokens, gate, metrics, logger, concurrency: env.LEADGATE_WORKER_CONCURRENCY })
     : null;
   // One sweeper per worker process, safe on many: it only re-announces overdue deliveries.
   const sweeper = worker && needsSweeper(env) ? createSweeper({
@@ -42,6 +50,7 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
         adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
         isDraining: () => draining,
         demoCrm: container.configSource.isBundledExample,
+        breakerState: breakers ? (id) => breakers.state(id) : undefined,
       })
     : null;
 
@@ -60,10 +69,14 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
       draining = true;
       if (err) logger.error({ err }, 'fatal error, shutting down');
       else logger.info({ signal }, 'shutting down');
+      // Readiness already answers 503; keep serving until the load balancer has noticed.
+      if (app && env.SHUTDOWN_DRAIN_DELAY_MS > 0) await setTimeout(env.SHUTDOWN_DRAIN_DELAY_MS);
       await app?.close();
       await sweeper?.stop();
       await worker?.stop();
+      await limits?.close();
       await client?.close();
+      await tokens?.close();
       await container.close();
       logger.info('shut down');
     },

@@ -31,6 +31,9 @@ export const envSchema = z.object({
   AWS_ENDPOINT_URL_DYNAMODB: optionalString.describe('DynamoDB endpoint override (emulators in tests)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino level'),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(30_000).describe('longest graceful drain on SIGTERM'),
+  SHUTDOWN_DRAIN_DELAY_MS: int(0, 600_000)
+    .default(0)
+    .describe('on SIGTERM, how long readiness answers 503 while requests are still served, before the listener closes: set it above the load balancer health check interval × threshold when the load balancer does not deregister the instance itself'),
 });
 
 export type Env = z.infer<typeof envSchema>;

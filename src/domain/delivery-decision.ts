@@ -32,28 +32,73 @@ export interface DecideAttemptInput {
   /** Epoch ms when the result came back: retries are scheduled from here. */
   now: number;
   random: () => number;
+  /** The request carried an OAuth2 access token (see isRetryableAuthRejection). */
+  oauth2?: boolean;
 }
 
 export function decideAttempt(input: DecideAttemptInput): AttemptResult {
   const { result } = input;
+  const timing = { ...input, durationMs: result.durationMs };
   if (result.kind === 'response') {
     const { statusCode } = result;
     if (isSuccessStatus(statusCode)) {
-      return build(input, { outcome: 'delivered', statusCode, errorClass: null, error: null, body: result.body });
+      return build(timing, { outcome: 'delivered', statusCode, errorClass: null, error: null, body: result.body });
     }
     const failure = { statusCode, errorClass: 'http_status' as const, error: `http ${statusCode}`, body: result.body };
-    if (!isRetryableStatus(statusCode)) return build(input, { ...failure, outcome: 'dead' });
-    return retryOrDead(input, failure, result.retryAfterMs);
+    if (!isRetryableStatus(statusCode) && !isRetryableAuthRejection(input, statusCode)) {
+      return build(timing, { ...failure, outcome: 'dead' });
+    }
+    return retryOrDead(timing, failure, result.retryAfterMs);
   }
   return retryOrDead(
-    input,
+    timing,
     { statusCode: null, errorClass: result.errorClass, error: result.error, body: null },
     null,
   );
 }
 
+/**
+ * 401 is normally permanent. With OAuth2 the access token may have been revoked or rotated
+ * before its `expires_in` ran out, so the first 401 of a retry cycle is retried on the
+ * schedule (the worker drops the cached token, so that attempt fetches a new one). A second
+ * 401 in a row was made with a fresh token: the credentials or scope are wrong, and it
+ * dead-letters like any 4xx. A replay starts a new cycle, so it again gets one retry.
+ */
+export function isRetryableAuthRejection(input: Pick<DecideAttemptInput, 'delivery' | 'oauth2'>, statusCode: number): boolean {
+  if (statusCode !== 401 || input.oauth2 !== true) return false;
+  const { delivery } = input;
+  return !(delivery.cycleAttempts > 0 && delivery.lastStatusCode === 401);
+}
+
+export interface TokenFailureInput extends Omit<DecideAttemptInput, 'result' | 'oauth2'> {
+  /** Fixed text naming what failed (status, error code): never a secret or a token body. */
+  error: string;
+  durationMs: number;
+}
+
+/**
+ * The OAuth2 token endpoint failed, so nothing was sent: `auth`, retried on the schedule like
+ * a network failure (the identity provider is down, or its credentials are being fixed).
+ */
+export function tokenFailure(input: TokenFailureInput): AttemptResult {
+  return retryOrDead(input, { statusCode: null, errorClass: 'auth', error: input.error, body: null }, null);
+}
+
+/**
+ * The destination's transform failed on this lead (threw, timed out, returned no object).
+ * The same lead gives the same result on every attempt, so it dead-letters at once; fixing
+ * the expression and replaying delivers it.
+ */
+export function transformFailure(delivery: Delivery, now: number, error: string): AttemptResult {
+  return deadAtOnce(delivery, now, 'transform', error);
+}
+
 /** leadgate could not even build the request (e.g. the destination left the config): retrying cannot help. */
 export function requestBuildFailure(delivery: Delivery, now: number, error: string): AttemptResult {
+  return deadAtOnce(delivery, now, 'request_build', error);
+}
+
+function deadAtOnce(delivery: Delivery, now: number, errorClass: ErrorClass, error: string): AttemptResult {
   return {
     attempt: {
       deliveryId: delivery.id,
@@ -61,7 +106,7 @@ export function requestBuildFailure(delivery: Delivery, now: number, error: stri
       startedAt: now,
       durationMs: 0,
       statusCode: null,
-      errorClass: 'request_build',
+      errorClass,
       error: truncate(error),
       responseBody: null,
       outcome: 'dead',
@@ -78,7 +123,10 @@ interface Failure {
   body: string | null;
 }
 
-function retryOrDead(input: DecideAttemptInput, failure: Failure, retryAfterMs: number | null): AttemptResult {
+/** What an outcome is built from: the attempt's inputs and how long it took. */
+type Timing = Omit<DecideAttemptInput, 'result'> & { durationMs: number };
+
+function retryOrDead(input: Timing, failure: Failure, retryAfterMs: number | null): AttemptResult {
   // The attempt just made counts: after the first failure cycleAttempts is 1.
   const delay = nextDelayMs(input.policy, input.delivery.cycleAttempts + 1, retryAfterMs, input.random);
   if (delay === null) return build(input, { ...failure, outcome: 'dead' });
@@ -86,7 +134,7 @@ function retryOrDead(input: DecideAttemptInput, failure: Failure, retryAfterMs: 
 }
 
 function build(
-  input: DecideAttemptInput,
+  input: Timing,
   o: {
     outcome: AttemptOutcome;
     statusCode: number | null;
@@ -101,7 +149,7 @@ function build(
       deliveryId: input.delivery.id,
       number: input.delivery.attempts + 1,
       startedAt: input.startedAt,
-      durationMs: Math.max(0, Math.round(input.result.durationMs)),
+      durationMs: Math.max(0, Math.round(input.durationMs)),
       statusCode: o.statusCode,
       errorClass: o.errorClass,
       error: o.error === null ? null : truncate(o.error),

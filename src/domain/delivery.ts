@@ -33,6 +33,8 @@ export type ErrorClass =
   | 'timeout'
   | 'network'
   | 'request_build' // leadgate could not build the request (e.g. unknown destination)
+  | 'transform' // the destination's transform failed on this lead (dead at once)
+  | 'auth' // the OAuth2 token endpoint failed (retried)
   ;
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'dead';

@@ -41,4 +41,6 @@ export interface Lead extends LeadInput {
   /** ISO 8601, set by leadgate when the lead is accepted. */
   received_at: string;
   status: LeadStatus;
+  /** The id of the latest earlier lead of the brand with the same email or phone and service, within the brand's window. */
+  duplicate_of?: string;
 }

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { OutboundRequest } from '../ports/destination-client.js';
-import type { DestinationConfig } from './config.js';
+import type { DestinationAuth, DestinationConfig } from './config.js';
+import { FORM_CONTENT_TYPE, encodeForm } from './form-encoding.js';
 import type { Lead } from './lead.js';
 
 /**
@@ -18,7 +19,7 @@ export const DEFAULT_USER_AGENT = 'leadgate';
  * always objects (`{}` when absent), as the contract's example shows, so CRMs can index into
  * them without a null check.
  */
-export function buildLeadCreatedBody(lead: Lead, now: Date): string {
+export function buildLeadCreatedPayload(lead: Lead, now: Date): LeadCreatedPayload {
   const data: Record<string, unknown> = {
     id: lead.id,
     brand: lead.brand,
@@ -30,7 +31,21 @@ export function buildLeadCreatedBody(lead: Lead, now: Date): string {
   data.consent = lead.consent ?? {};
   data.source = lead.source ?? {};
   data.meta = lead.meta ?? {};
-  return JSON.stringify({ type: 'lead.created', timestamp: now.toISOString(), data });
+  // Only on duplicates, so a CRM can link or drop them (see `duplicate_window`).
+  if (lead.duplicate_of !== undefined) data.duplicate_of = lead.duplicate_of;
+  return { type: 'lead.created', timestamp: now.toISOString(), data };
+}
+
+/** The `lead.created` payload, also the input of a destination's `transform:`. */
+export type LeadCreatedPayload = {
+  type: 'lead.created';
+  timestamp: string;
+  data: Record<string, unknown>;
+};
+
+/** The default JSON body: the payload as is. */
+export function buildLeadCreatedBody(lead: Lead, now: Date): string {
+  return JSON.stringify(buildLeadCreatedPayload(lead, now));
 }
 
 const SECRET_PREFIX = 'whsec_';
@@ -59,6 +74,22 @@ export function decodeSecret(secret: string): Buffer {
 export interface OutboundOptions {
   /** `leadgate/<version>`; defaults to `leadgate`. */
   userAgent?: string;
+  /** What to send instead of the default payload: the destination's transform result. */
+  payload?: Record<string, unknown>;
+  /** `Authorization` obtained at send time (an OAuth2 access token as `Bearer …`). */
+  authorization?: string;
+}
+
+/**
+ * `Authorization` for the static auth types. It replaces an `Authorization` among the
+ * configured headers: `auth:` is the more specific setting. OAuth2 tokens come at send time.
+ */
+export function staticAuthorization(auth: DestinationAuth | null): string | null {
+  if (auth === null) return null;
+  // RFC 7617: user-id ":" password, UTF-8, base64.
+  if (auth.type === 'basic') return `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
+  if (auth.type === 'bearer') return `Bearer ${auth.token}`;
+  return null;
 }
 
 /** Headers leadgate owns: a destination's configured headers cannot override these. */
@@ -71,17 +102,21 @@ export function buildOutboundRequest(
   now: Date,
   options: OutboundOptions = {},
 ): OutboundRequest {
-  const body = buildLeadCreatedBody(lead, now);
+  const payload = options.payload ?? buildLeadCreatedPayload(lead, now);
+  // Signed below over exactly these bytes, whatever the format.
+  const body = destination.format === 'form' ? encodeForm(payload) : JSON.stringify(payload);
   const timestampSec = Math.floor(now.getTime() / 1000);
   // Lower-cased names so a configured `Content-Type` replaces ours instead of being sent twice.
   const headers: Record<string, string> = {
-    'content-type': 'application/json',
+    'content-type': destination.format === 'form' ? FORM_CONTENT_TYPE : 'application/json',
     'user-agent': options.userAgent ?? DEFAULT_USER_AGENT,
   };
   for (const [name, value] of Object.entries(destination.headers)) {
     const lower = name.toLowerCase();
     if (!RESERVED.has(lower)) headers[lower] = value;
   }
+  const authorization = options.authorization ?? staticAuthorization(destination.auth);
+  if (authorization !== null) headers.authorization = authorization;
   headers['webhook-id'] = deliveryId;
   headers['webhook-timestamp'] = String(timestampSec);
   if (destination.signingSecrets.length > 0) {

@@ -32,6 +32,8 @@ export interface AppDeps {
   /** Serve the built-in demo CRM at /demo/crm/leads (the bundled example config posts to it). */
   demoCrm?: boolean;
   now?: () => number;
+  /** Circuit breaker state of a destination in this process's worker (GET /v1/destinations); absent without a worker. */
+  breakerState?: (destinationId: string) => 'closed' | 'half_open' | 'open';
 }
 
 /** A client's request id is echoed only when it cannot forge log lines or bloat them. */
@@ -136,7 +138,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const adminToken = deps.adminToken;
   if (adminToken !== null && adminToken !== '') {
-    await app.register(adminRoutes, { adminToken, store: deps.store, queue: deps.queue, now });
+    await app.register(adminRoutes, {
+      adminToken,
+      store: deps.store,
+      queue: deps.queue,
+      now,
+      config,
+      breakerState: deps.breakerState,
+    });
   }
   if (deps.demoCrm === true) registerDemoCrmRoutes(app, now);
   return app;

@@ -26,6 +26,12 @@ export function createMetrics() {
     labelNames: ['brand'] as const,
     registers: [registry],
   });
+  const leadsDuplicate = new Counter({
+    name: 'leadgate_leads_duplicate_total',
+    help: 'Accepted leads flagged duplicate_of an earlier lead of the brand (same email or phone and service)',
+    labelNames: ['brand'] as const,
+    registers: [registry],
+  });
   const deliveries = new Counter({
     name: 'leadgate_deliveries_total',
     help: 'Delivery attempts by destination and outcome (delivered, retry, dead)',
@@ -57,6 +63,18 @@ export function createMetrics() {
     labelNames: ['destination'] as const,
     registers: [registry],
   });
+  const circuitBreakerState = new Gauge({
+    name: 'leadgate_circuit_breaker_state',
+    help: 'Circuit breaker of each destination in this process: 0 closed, 1 half-open, 2 open',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+  });
+  const deliveriesHeld = new Counter({
+    name: 'leadgate_deliveries_held_total',
+    help: 'Deliveries handed back without an attempt, by destination and reason (paused, circuit_open, max_in_flight, rate_limit)',
+    labelNames: ['destination', 'reason'] as const,
+    registers: [registry],
+  });
   const httpDuration = new Histogram({
     name: 'leadgate_http_request_duration_seconds',
     help: 'HTTP request duration by method, route pattern and status code',
@@ -70,11 +88,14 @@ export function createMetrics() {
     leadsAccepted,
     leadsRejected,
     leadsUnrouted,
+    leadsDuplicate,
     deliveries,
     deliveryDuration,
     deliveriesPending,
     deliveriesDead,
     oldestPendingAge,
+    circuitBreakerState,
+    deliveriesHeld,
     httpDuration,
   };
 }

@@ -15,6 +15,14 @@ export interface LeadStore {
    */
   ingest(command: IngestCommand): Promise<IngestResult>;
 
+  /**
+   * The id of the most recent lead stored with any of these fingerprints (see
+   * domain/fingerprint.ts) and received at or after `since` (epoch ms), or null. Called before
+   * routing, since a duplicate may be routed differently; so two duplicates ingested at the
+   * same instant may both miss each other (accepted: the window is hours, the race is ms).
+   */
+  findDuplicate(fingerprints: string[], since: number): Promise<string | null>;
+
   getLead(id: string): Promise<Lead | null>;
   getDelivery(id: string): Promise<Delivery | null>;
   listDeliveriesOfLead(leadId: string): Promise<Delivery[]>;
@@ -39,6 +47,15 @@ export interface LeadStore {
   /** Cluster-wide figures per destination, for metrics. */
   stats(): Promise<DestinationStats[]>;
 
+  /**
+   * Pause (true) or resume (false) deliveries to a destination, for every worker of the
+   * cluster. Idempotent; a destination never paused counts as not paused.
+   */
+  setDestinationPaused(destination: string, paused: boolean): Promise<void>;
+
+  /** The destinations paused now, sorted. Workers read it often (cached ≤ 1 s), so it is small and cheap. */
+  pausedDestinations(): Promise<string[]>;
+
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -52,6 +69,15 @@ export interface IngestCommand {
     /** sha256 of the request body, to tell a retry from a reuse of the key. */
     bodyHash: string;
     /** Epoch ms after which the key may be used again. */
+    expiresAt: number;
+  };
+  /**
+   * Stored with the lead (in the same transaction) for later findDuplicate calls; only when
+   * the brand has a duplicate window. `expiresAt` (epoch ms, received_at + window) lets the
+   * store drop them once no lookup can reach them.
+   */
+  fingerprints?: {
+    values: string[];
     expiresAt: number;
   };
 }

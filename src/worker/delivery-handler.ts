@@ -1,12 +1,15 @@
 import { decideAttempt, requestBuildFailure } from '../domain/delivery-decision.js';
+import { compileTransforms, type Transforms } from '../domain/transforms.js';
 import type { LeadgateConfig } from '../domain/config.js';
 import type { AttemptResult, Delivery } from '../domain/delivery.js';
-import { buildOutboundRequest } from '../domain/outbound.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DestinationClient } from '../ports/destination-client.js';
 import type { JobHandler } from '../ports/job-queue.js';
 import type { LeadStore } from '../ports/lead-store.js';
+import type { TokenProvider } from '../ports/token-provider.js';
+import { OPEN_GATE, type DeliveryGate } from './delivery-gate.js';
+import { prepareRequest } from './prepare-request.js';
 import { leadgateUserAgent } from './user-agent.js';
 
 export interface DeliveryHandlerDeps {
@@ -21,6 +24,12 @@ export interface DeliveryHandlerDeps {
   random?: () => number;
   /** Defaults to `leadgate/<package.json version>`. */
   userAgent?: string;
+  /** OAuth2 access tokens; needed when a destination has `auth: {type: oauth2}`. */
+  tokens?: TokenProvider;
+  /** Compiled `transform:` expressions; compiled from the config when absent (once, here). */
+  transforms?: Transforms;
+  /** Pause, circuit breaker, max_in_flight and rate_limit (delivery-gate.ts); none when absent. */
+  gate?: DeliveryGate;
 }
 
 /**
@@ -33,6 +42,8 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const userAgent = deps.userAgent ?? leadgateUserAgent();
+  const transforms = deps.transforms ?? compileTransforms(config.destinations);
+  const gate = deps.gate ?? OPEN_GATE;
 
   async function finish(delivery: Delivery, result: AttemptResult): Promise<{ retryAt: number } | void> {
     const recorded = await store.recordAttempt(result);
@@ -76,21 +87,26 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
     }
     const destination = config.destinations.find((d) => d.id === delivery.destination);
     if (!destination) return finish(delivery, requestBuildFailure(delivery, startedAt, 'unknown destination'));
+    // Protecting the CRM (paused, breaker open): held before any work, no attempt spent.
+    const heldUntil = await gate.holdUntil(destination);
+    if (heldUntil !== null) return { retryAt: heldUntil };
     const lead = await store.getLead(delivery.leadId);
     // A store that lost the lead cannot be fixed by retrying; dead keeps it visible to ops.
     if (!lead) return finish(delivery, requestBuildFailure(delivery, startedAt, 'lead not found'));
 
-    let request;
-    try {
-      request = buildOutboundRequest(lead, destination, delivery.id, new Date(startedAt), { userAgent });
-    } catch {
-      // e.g. a malformed signing secret; its text is not echoed anywhere.
-      return finish(delivery, requestBuildFailure(delivery, startedAt, 'request build failed'));
-    }
+    // transform (a failure is dead at once), OAuth2 token (a failure is retried), sign.
+    const prepared = await prepareRequest({ lead, delivery, destination, startedAt, transforms, tokens: deps.tokens, userAgent, now, random });
+    if (prepared.kind === 'failed') return finish(delivery, prepared.result);
+    const { request, accessToken } = prepared;
 
-    const sent = await client.send(request);
+    // Protecting the CRM: limits and breaker around the request; held = nothing sent, no attempt spent.
+    const gated = await gate.send(destination, () => client.send(request));
+    if (gated.kind === 'held') return { retryAt: gated.retryAt };
+    const sent = gated.result;
+    // A rejected token must not be reused: the next attempt fetches a new one.
+    if (accessToken !== null && sent.kind === 'response' && sent.statusCode === 401) deps.tokens?.invalidate(destination.id, accessToken);
     metrics.deliveryDuration.observe({ destination: destination.id }, sent.durationMs / 1000);
-    const result = decideAttempt({ delivery, result: sent, policy: destination.retry, startedAt, now: now(), random });
+    const result = decideAttempt({ delivery, result: sent, policy: destination.retry, startedAt, now: now(), random, oauth2: accessToken !== null });
     return finish(delivery, result);
   };
 }

@@ -86,6 +86,23 @@ describe('dynamodb store: specifics', () => {
     expect(delivered).not.toHaveProperty('nextAttemptAt');
   });
 
+  it('a duplicate fingerprint is written with the lead, keyed by digest, with the window end as TTL', async () => {
+    const prefix = newPrefix();
+    const store = open(prefix);
+    await store.migrate();
+    const { TimeToLiveDescription } = await dynamo.client().send(
+      new DescribeTimeToLiveCommand({ TableName: `${prefix}-fingerprints` }),
+    );
+    expect(TimeToLiveDescription).toMatchObject({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAtSec' });
+    const command = makeIngest(['crm-main']);
+    const fingerprint = 'a'.repeat(64);
+    command.fingerprints = { values: [fingerprint], expiresAt: Date.now() + 3_600_000 };
+    await store.ingest(command);
+    const receivedAt = Date.parse(command.lead.received_at);
+    const { Item } = await raw().send(new GetCommand({ TableName: `${prefix}-fingerprints`, Key: { fingerprint, receivedAt } }));
+    expect(Item).toEqual({ fingerprint, receivedAt, leadId: command.lead.id, expiresAtSec: Math.ceil(command.fingerprints.expiresAt / 1000) });
+  });
+
   it('two stores on the same tables racing one Idempotency-Key create one lead', async () => {
     const prefix = newPrefix();
     const [a, b] = [open(prefix), open(prefix)];

@@ -111,6 +111,68 @@ export function describeLeadStoreContract(name: string, factory: () => Promise<L
       });
     });
 
+    describe('duplicates: fingerprints and findDuplicate', () => {
+      const HOUR = 3_600_000;
+      const T0 = Date.parse('2026-03-02T10:00:00.000Z');
+      const iso = (ms: number) => new Date(ms).toISOString();
+      /** A lead received at `at`, stored with these fingerprints (valid for a day). */
+      const withPrints = (at: number, values: string[], options: { key?: string; bodyHash?: string } = {}) => {
+        const command = makeIngest(['crm-main'], { ...options, lead: { received_at: iso(at) } });
+        command.fingerprints = { values, expiresAt: at + 24 * HOUR };
+        return command;
+      };
+
+      it('finds nothing in an empty store or for an unknown fingerprint', async () => {
+        expect(await store.findDuplicate(['fp-email'], 0)).toBeNull();
+        await store.ingest(withPrints(T0, ['fp-email']));
+        expect(await store.findDuplicate(['fp-other'], 0)).toBeNull();
+        expect(await store.findDuplicate([], 0)).toBeNull();
+      });
+
+      it('finds the lead by any of its fingerprints, received at or after since', async () => {
+        const first = withPrints(T0, ['fp-email', 'fp-phone']);
+        await store.ingest(first);
+        expect(await store.findDuplicate(['fp-email'], T0 - HOUR)).toBe(first.lead.id);
+        expect(await store.findDuplicate(['fp-phone'], T0 - HOUR)).toBe(first.lead.id);
+        expect(await store.findDuplicate(['fp-x', 'fp-phone'], T0 - HOUR)).toBe(first.lead.id);
+        expect(await store.findDuplicate(['fp-email'], T0)).toBe(first.lead.id);
+        expect(await store.findDuplicate(['fp-email'], T0 + 1)).toBeNull();
+      });
+
+      it('gives the most recent lead in the window, across fingerprints', async () => {
+        const old = withPrints(T0, ['fp-email', 'fp-phone']);
+        const byEmail = withPrints(T0 + HOUR, ['fp-email']);
+        const byPhone = withPrints(T0 + 2 * HOUR, ['fp-phone']);
+        for (const command of [byPhone, old, byEmail]) await store.ingest(command);
+        expect(await store.findDuplicate(['fp-email', 'fp-phone'], T0 - HOUR)).toBe(byPhone.lead.id);
+        expect(await store.findDuplicate(['fp-email'], T0 - HOUR)).toBe(byEmail.lead.id);
+        expect(await store.findDuplicate(['fp-email'], T0 + 3 * HOUR)).toBeNull();
+      });
+
+      it('a lead ingested without fingerprints is never found', async () => {
+        await store.ingest(makeIngest(['crm-main'], { lead: { received_at: iso(T0) } }));
+        expect(await store.findDuplicate(['fp-email'], 0)).toBeNull();
+      });
+
+      it('a replayed idempotent ingest stores nothing more', async () => {
+        const first = withPrints(T0, ['fp-email'], { key: 'k-dup' });
+        const again = withPrints(T0 + HOUR, ['fp-email'], { key: 'k-dup' });
+        expect(await store.ingest(first)).toEqual({ kind: 'created', leadId: first.lead.id });
+        expect(await store.ingest(again)).toEqual({ kind: 'replayed', leadId: first.lead.id });
+        expect(await store.findDuplicate(['fp-email'], T0 - HOUR)).toBe(first.lead.id);
+      });
+
+      it('stores duplicate_of with the lead', async () => {
+        const first = withPrints(T0, ['fp-email']);
+        await store.ingest(first);
+        const second = withPrints(T0 + HOUR, ['fp-email']);
+        second.lead.duplicate_of = first.lead.id;
+        await store.ingest(second);
+        expect(await store.getLead(second.lead.id)).toEqual(second.lead);
+        expect((await store.getLead(first.lead.id))?.duplicate_of).toBeUndefined();
+      });
+    });
+
     describe('recordAttempt', () => {
       it('retry keeps it pending with the next time; delivered and dead end it', async () => {
         const command = makeIngest(['crm-main', 'callcenter']);
@@ -324,6 +386,32 @@ export function describeLeadStoreContract(name: string, factory: () => Promise<L
         { destination: 'callcenter', pending: 0, dead: 1, oldestPendingCreatedAt: null },
         { destination: 'crm-main', pending: 2, dead: 0, oldestPendingCreatedAt: crmOldest },
       ]);
+    });
+
+    describe('paused destinations', () => {
+      it('none is paused at first; pause and resume are idempotent and sorted', async () => {
+        expect(await store.pausedDestinations()).toEqual([]);
+        await store.setDestinationPaused('crm-main', true);
+        await store.setDestinationPaused('callcenter', true);
+        await store.setDestinationPaused('crm-main', true);
+        expect(await store.pausedDestinations()).toEqual(['callcenter', 'crm-main']);
+        await store.setDestinationPaused('crm-main', false);
+        await store.setDestinationPaused('crm-main', false);
+        await store.setDestinationPaused('never-paused', false);
+        expect(await store.pausedDestinations()).toEqual(['callcenter']);
+      });
+
+      it('pausing leaves deliveries and stats as they are, and survives new deliveries', async () => {
+        await store.setDestinationPaused('crm-main', true);
+        const command = makeIngest(['crm-main']);
+        await store.ingest(command);
+        expect(await store.pausedDestinations()).toEqual(['crm-main']);
+        expect((await store.getDelivery(command.deliveries[0]!.id))?.status).toBe('pending');
+        expect((await store.stats()).map((s) => [s.destination, s.pending])).toEqual([['crm-main', 1]]);
+        // A destination paused with nothing pending or dead adds no stats row.
+        await store.setDestinationPaused('callcenter', true);
+        expect((await store.stats()).map((s) => s.destination)).toEqual(['crm-main']);
+      });
     });
   });
 }

@@ -75,10 +75,12 @@ describe('sqlite adapters: specifics', () => {
     db.migrate();
     db.migrate();
     const versions = db.db.prepare('SELECT version FROM schema_migrations').pluck().all();
-    expect(versions).toEqual(['001_init.sql']);
+    // Every numbered file, once each (other migrations are added over time).
+    expect(versions).toEqual(expect.arrayContaining(['001_init.sql', '002_fingerprints.sql']));
+    expect(new Set(versions).size).toBe(versions.length);
     const tables = db.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
     expect(tables).toEqual(
-      expect.arrayContaining(['attempts', 'deliveries', 'idempotency_keys', 'leads', 'schema_migrations']),
+      expect.arrayContaining(['attempts', 'deliveries', 'idempotency_keys', 'lead_fingerprints', 'leads', 'schema_migrations']),
     );
   });
 
@@ -145,6 +147,26 @@ describe('sqlite adapters: specifics', () => {
     const second = await store.listDeliveries({ limit: 100, cursor: first.nextCursor! });
     expect([...first.items, ...second.items].map((d) => d.id)).toEqual([...ids].sort());
     expect(ids).toEqual([...ids].sort()); // UUIDv7: creation order is id order
+  });
+
+  it('prunes duplicate fingerprints whose window has ended, in the ingest transactions', async () => {
+    const { db } = open();
+    const store = new SqliteLeadStore(db);
+    await store.migrate();
+    const count = () => db.db.prepare('SELECT COUNT(*) FROM lead_fingerprints').pluck().get() as number;
+    const ingest = (expiresAt: number) => {
+      const command = makeIngest(['crm-main']);
+      command.fingerprints = { values: [`fp-${command.lead.id}`], expiresAt };
+      return store.ingest(command);
+    };
+    await ingest(Date.now() - 1);
+    await ingest(Date.now() + 3_600_000);
+    expect(count()).toBe(2);
+    // Pruning runs every 256th ingest (256 = PRUNE_EVERY in the store), in bounded batches.
+    await Promise.all(Array.from({ length: 253 }, () => store.ingest(makeIngest([]))));
+    expect(count()).toBe(2);
+    await store.ingest(makeIngest([]));
+    expect(count()).toBe(1);
   });
 
   it('the store and queue close the shared connection when the last one closes', async () => {

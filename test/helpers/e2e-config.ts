@@ -8,6 +8,8 @@ export interface E2eDestination {
   id: string;
   url: string;
   delays?: string[];
+  /** Raw YAML keys added to the destination, indented by 4 (e.g. `circuit_breaker: {failures: 2}`). */
+  extra?: string[];
   services?: string[];
 }
 
@@ -19,7 +21,7 @@ export function e2eConfig(destinations: E2eDestination[]): string {
     timeout_ms: 2000
     signing_secret: "${SIGNING_SECRET}"
     retry:
-      delays: ${JSON.stringify(d.delays ?? ['50ms', '100ms', '100ms'])}`,
+      delays: ${JSON.stringify(d.delays ?? ['50ms', '100ms', '100ms'])}${(d.extra ?? []).map((line) => `\n    ${line}`).join('')}`,
     )
     .join('\n');
   const routes = destinations

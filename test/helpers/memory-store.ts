@@ -27,6 +27,9 @@ export class MemoryStore implements LeadStore {
   readonly deliveries = new Map<string, Delivery>();
   readonly attempts = new Map<string, Attempt[]>();
   private readonly keys = new Map<string, IdempotencyEntry>();
+  private readonly paused = new Set<string>();
+  /** Duplicate fingerprints, in ingest order. */
+  private readonly fingerprints: Array<{ fingerprint: string; receivedAt: number; leadId: string }> = [];
 
   down = false;
   failNext = 0;
@@ -69,6 +72,9 @@ export class MemoryStore implements LeadStore {
     }
     this.leads.set(lead.id, structuredClone(lead));
     const receivedAt = Date.parse(lead.received_at);
+    for (const fingerprint of command.fingerprints?.values ?? []) {
+      this.fingerprints.push({ fingerprint, receivedAt, leadId: lead.id });
+    }
     for (const d of command.deliveries) {
       this.deliveries.set(d.id, {
         id: d.id,
@@ -88,6 +94,18 @@ export class MemoryStore implements LeadStore {
       this.attempts.set(d.id, []);
     }
     return { kind: 'created', leadId: lead.id };
+  }
+
+  async findDuplicate(fingerprints: string[], since: number): Promise<string | null> {
+    this.check();
+    let latest: { receivedAt: number; leadId: string } | null = null;
+    for (const entry of this.fingerprints) {
+      if (!fingerprints.includes(entry.fingerprint) || entry.receivedAt < since) continue;
+      if (!latest || entry.receivedAt > latest.receivedAt || (entry.receivedAt === latest.receivedAt && entry.leadId > latest.leadId)) {
+        latest = entry;
+      }
+    }
+    return latest?.leadId ?? null;
   }
 
   async getLead(id: string): Promise<Lead | null> {
@@ -204,6 +222,17 @@ export class MemoryStore implements LeadStore {
       byDestination.set(d.destination, s);
     }
     return [...byDestination.values()];
+  }
+
+  async setDestinationPaused(destination: string, paused: boolean): Promise<void> {
+    this.check();
+    if (paused) this.paused.add(destination);
+    else this.paused.delete(destination);
+  }
+
+  async pausedDestinations(): Promise<string[]> {
+    this.check();
+    return [...this.paused].sort();
   }
 
   async ping(): Promise<void> {

@@ -35,6 +35,13 @@ function destination(overrides: Partial<DestinationConfig> = {}): DestinationCon
 }
 
 describe('buildLeadCreatedBody', () => {
+  it('names the earlier lead of a duplicate, and only of a duplicate', () => {
+    const now = new Date('2025-01-15T12:00:00.000Z');
+    const body = JSON.parse(buildLeadCreatedBody({ ...fullLead, duplicate_of: 'earlier-lead' }, now));
+    expect(body.data.duplicate_of).toBe('earlier-lead');
+    expect(JSON.parse(buildLeadCreatedBody(fullLead, now)).data).not.toHaveProperty('duplicate_of');
+  });
+
   it('is the contract body', () => {
     const now = new Date('2025-01-15T12:00:00.000Z');
     expect(JSON.parse(buildLeadCreatedBody(fullLead, now))).toEqual({

@@ -104,14 +104,14 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
 const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError', 'HeadersTimeoutError', 'BodyTimeoutError', 'ConnectTimeoutError']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
-function isTimeout(err: unknown): boolean {
+export function isTimeout(err: unknown): boolean {
   const e = err as { name?: unknown; code?: unknown } | null;
   if (e === null || typeof e !== 'object') return false;
   return TIMEOUT_NAMES.has(String(e.name)) || TIMEOUT_CODES.has(String(e.code));
 }
 
 /** The most specific code we find (`ECONNREFUSED`, `ENOTFOUND`, `UND_ERR_SOCKET`, …), never a message. */
-function errorCode(err: unknown): string {
+export function errorCode(err: unknown): string {
   let current: unknown = err;
   let fallback = 'UNKNOWN';
   for (let depth = 0; depth < 4 && current !== null && typeof current === 'object'; depth++) {

@@ -42,6 +42,11 @@ const SQL = {
       expires_at = excluded.expires_at`,
   pruneKeys: `DELETE FROM idempotency_keys WHERE rowid IN
       (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
+  insertFingerprint: 'INSERT INTO lead_fingerprints (fingerprint, received_at, lead_id, expires_at) VALUES (?, ?, ?, ?)',
+  latestFingerprint: `SELECT lead_id, received_at FROM lead_fingerprints WHERE fingerprint = ? AND received_at >= ?
+      ORDER BY received_at DESC, lead_id DESC LIMIT 1`,
+  pruneFingerprints: `DELETE FROM lead_fingerprints WHERE rowid IN
+      (SELECT rowid FROM lead_fingerprints WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
   getLead: 'SELECT data FROM leads WHERE id = ?',
   getDelivery: 'SELECT * FROM deliveries WHERE id = ?',
   deliveriesOfLead: 'SELECT * FROM deliveries WHERE lead_id = ? ORDER BY id',
@@ -64,6 +69,9 @@ const SQL = {
         MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest
       FROM deliveries WHERE status IN ('pending', 'dead') GROUP BY destination ORDER BY destination`,
   ping: 'SELECT 1',
+  setPaused: `INSERT INTO destination_state (destination, paused, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (destination) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at`,
+  paused: 'SELECT destination FROM destination_state WHERE paused = 1 ORDER BY destination',
 } as const;
 
 /**
@@ -94,11 +102,14 @@ export class SqliteLeadStore implements LeadStore {
    * in the same batch give one `created` and one `replayed`).
    */
   ingest(command: IngestCommand): Promise<IngestResult> {
-    const { lead, deliveries, idempotency } = command;
+    const { lead, deliveries, idempotency, fingerprints } = command;
     const prune = ++this.ingests % PRUNE_EVERY === 0;
     return this.database.write((): IngestResult => {
       const now = this.now();
-      if (prune) this.stmt('pruneKeys').run(now);
+      if (prune) {
+        this.stmt('pruneKeys').run(now);
+        this.stmt('pruneFingerprints').run(now);
+      }
       if (idempotency) {
         const row = this.stmt('getKey').get(lead.brand, idempotency.key) as
           | { body_hash: string; lead_id: string; expires_at: number }
@@ -118,8 +129,26 @@ export class SqliteLeadStore implements LeadStore {
       if (idempotency) {
         this.stmt('upsertKey').run(lead.brand, idempotency.key, idempotency.bodyHash, lead.id, idempotency.expiresAt);
       }
+      if (fingerprints) {
+        const insertFingerprint = this.stmt('insertFingerprint');
+        for (const value of fingerprints.values) insertFingerprint.run(value, receivedAt, lead.id, fingerprints.expiresAt);
+      }
       return { kind: 'created', leadId: lead.id };
     });
+  }
+
+  /** One indexed lookup per fingerprint (an email and a phone: two at most), the latest wins. */
+  async findDuplicate(fingerprints: string[], since: number): Promise<string | null> {
+    type Row = { lead_id: string; received_at: number };
+    let latest: Row | undefined;
+    for (const fingerprint of fingerprints) {
+      const row = this.stmt('latestFingerprint').get(fingerprint, since) as Row | undefined;
+      // Ties on the millisecond go to the greater id (UUIDv7: the later one).
+      if (row && (!latest || row.received_at > latest.received_at || (row.received_at === latest.received_at && row.lead_id > latest.lead_id))) {
+        latest = row;
+      }
+    }
+    return latest?.lead_id ?? null;
   }
 
   async getLead(id: string): Promise<Lead | null> {
@@ -231,6 +260,14 @@ export class SqliteLeadStore implements LeadStore {
       dead: row.dead,
       oldestPendingCreatedAt: row.oldest,
     }));
+  }
+
+  async setDestinationPaused(destination: string, paused: boolean): Promise<void> {
+    await this.database.write(() => this.stmt('setPaused').run(destination, paused ? 1 : 0, this.now()));
+  }
+
+  async pausedDestinations(): Promise<string[]> {
+    return (this.stmt('paused').all() as Array<{ destination: string }>).map((row) => row.destination);
   }
 
   async ping(): Promise<void> {

@@ -7,8 +7,9 @@ import { bearerToken, safeEqual } from '../auth.js';
 import { errorSummary } from '../../observability/error-summary.js';
 import { HttpError, unavailable } from '../http-error.js';
 import { bulkReplayBodySchema, idParamsSchema, listDeliveriesQuerySchema } from '../schemas/admin.js';
+import { registerDestinationRoutes, type DestinationRouteDeps } from './destinations.js';
 
-export interface AdminRouteDeps {
+export interface AdminRouteDeps extends Pick<DestinationRouteDeps, 'config' | 'breakerState'> {
   adminToken: string;
   store: LeadStore;
   queue: JobQueue;
@@ -56,6 +57,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
       request.log.warn({ err: errorSummary(err), count: deliveries.length }, 'enqueue failed, sweeper will pick up');
     }
   };
+
+  registerDestinationRoutes(app, { config: deps.config, store, breakerState: deps.breakerState });
 
   app.get<{ Params: { id: string } }>('/v1/leads/:id', { schema: { params: idParamsSchema } }, async (request) => {
     const view = await fromStore(request, () => readLeadView(store, request.params.id));

@@ -5,6 +5,7 @@ import type { BrandConfig, LeadgateConfig } from '../../domain/config.js';
 import type { NewDelivery } from '../../domain/delivery.js';
 import type { Lead, LeadInput } from '../../domain/lead.js';
 import { normaliseLead } from '../../domain/normalise.js';
+import { leadFingerprints } from '../../domain/fingerprint.js';
 import { routeLead } from '../../domain/routing.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { JobQueue } from '../../ports/job-queue.js';
@@ -91,22 +92,41 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
     }
   };
 
+  // Looked up before routing, because a route's forward_duplicates decides the deliveries; the
+  // race this leaves between two simultaneous duplicates is described at LeadStore.findDuplicate.
+  const findDuplicate = async (request: FastifyRequest, fingerprints: string[], since: number): Promise<string | null> => {
+    if (fingerprints.length === 0) return null;
+    try {
+      return await store.findDuplicate(fingerprints, since);
+    } catch (err) {
+      request.log.warn({ err: errorSummary(err) }, 'store unavailable');
+      throw unavailable();
+    }
+  };
+
   const accept = async (request: FastifyRequest, reply: FastifyReply): Promise<Accepted> => {
     const brand = request.brand as BrandConfig;
     const normalised = normaliseLead(request.body as LeadInput, brand.defaultCountry);
     if (!normalised.ok) throw new HttpError(400, 'validation_failed', 'Request is invalid', normalised.issues);
 
-    const destinations = routeLead(deps.config.routes, brand.id, normalised.lead);
     const receivedAt = now();
+    const window = brand.duplicateWindowMs;
+    const fingerprints = window === null ? [] : leadFingerprints(brand.id, normalised.lead);
+    const duplicateOf = await findDuplicate(request, fingerprints, receivedAt - (window ?? 0));
+    const destinations = routeLead(deps.config.routes, brand.id, normalised.lead, { duplicate: duplicateOf !== null });
     const lead: Lead = {
       id: uuidv7(),
       brand: brand.id,
       received_at: new Date(receivedAt).toISOString(),
       status: destinations.length > 0 ? 'routed' : 'unrouted',
       ...normalised.lead,
+      ...(duplicateOf !== null ? { duplicate_of: duplicateOf } : {}),
     };
     const deliveries: NewDelivery[] = destinations.map((destination) => ({ id: uuidv7(), destination }));
     const command: IngestCommand = { lead, deliveries };
+    if (window !== null && fingerprints.length > 0) {
+      command.fingerprints = { values: fingerprints, expiresAt: receivedAt + window };
+    }
     const key = request.headers['idempotency-key'];
     if (typeof key === 'string') {
       const bodyHash = createHash('sha256').update(request.rawBody ?? Buffer.alloc(0)).digest('hex');
@@ -146,8 +166,15 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
     }
     metrics.leadsAccepted.inc({ brand: brand.id });
     if (deliveries.length === 0) metrics.leadsUnrouted.inc({ brand: brand.id });
+    if (duplicateOf !== null) metrics.leadsDuplicate.inc({ brand: brand.id });
     request.log.info(
-      { leadId: result.leadId, brand: brand.id, deliveries: deliveries.length, unrouted: deliveries.length === 0 },
+      {
+        leadId: result.leadId,
+        brand: brand.id,
+        deliveries: deliveries.length,
+        unrouted: deliveries.length === 0,
+        duplicateOf: duplicateOf ?? undefined,
+      },
       'lead accepted',
     );
     void reply.header('location', `${LEADS_ROUTE}/${result.leadId}`);

@@ -6,6 +6,7 @@ import type { IngestCommand, IngestResult } from '../../../ports/lead-store.js';
 import type { DynamoContext } from './context.js';
 import { cancellationCodes, DynamoStoreError, isConditionalCheckFailed } from './errors.js';
 import { IDEMPOTENCY_TTL_ATTRIBUTE } from './tables.js';
+import { fingerprintPuts } from './fingerprints.js';
 import { idempotencyKey, leadItem, newDeliveryItem, type Item } from './items.js';
 
 /**
@@ -16,8 +17,11 @@ import { idempotencyKey, leadItem, newDeliveryItem, type Item } from './items.js
  */
 export const IN_FLIGHT_TAKEOVER_MS = 60_000;
 
-/** TransactWriteItems takes at most 100 items: the lead, its deliveries and the key. */
-export const MAX_DELIVERIES_PER_LEAD = 98;
+/**
+ * TransactWriteItems takes at most 100 items: the lead, its deliveries, the key and the
+ * duplicate fingerprints (an email and a phone: two at most).
+ */
+export const MAX_DELIVERIES_PER_LEAD = 96;
 
 type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
@@ -28,7 +32,7 @@ type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
  * lead exists, across any number of api instances, and no crash leaves a lead without its key.
  */
 export async function ingest(ctx: DynamoContext, command: IngestCommand): Promise<IngestResult> {
-  const { lead, deliveries, idempotency } = command;
+  const { lead, deliveries, idempotency, fingerprints } = command;
   if (deliveries.length > MAX_DELIVERIES_PER_LEAD) {
     throw new DynamoStoreError(
       `a lead fans out to at most ${MAX_DELIVERIES_PER_LEAD} destinations on DynamoDB`,
@@ -52,6 +56,7 @@ export async function ingest(ctx: DynamoContext, command: IngestCommand): Promis
         ConditionExpression: 'attribute_not_exists(id)',
       },
     })),
+    ...(fingerprints ? fingerprintPuts(ctx, lead.id, receivedAt, fingerprints) : []),
   ];
   if (!idempotency) {
     await transact(ctx, writes, lead.id);

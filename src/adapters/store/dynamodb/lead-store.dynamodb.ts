@@ -14,6 +14,7 @@ import type {
 import { tableNames, type DynamoContext } from './context.js';
 import { recordAttempt, replay } from './delivery-writes.js';
 import { guard } from './errors.js';
+import { findDuplicate } from './fingerprints.js';
 import { ingest } from './ingest.js';
 import { listDeliveries } from './listing.js';
 import { migrateTables } from './migrate.js';
@@ -61,6 +62,10 @@ export class DynamoLeadStore implements LeadStore {
     });
   }
 
+  findDuplicate(fingerprints: string[], since: number): Promise<string | null> {
+    return guard('findDuplicate', () => findDuplicate(this.ctx, fingerprints, since));
+  }
+
   getLead(id: string): Promise<Lead | null> {
     return guard('getLead', () => queries.getLead(this.ctx, id));
   }
@@ -95,6 +100,14 @@ export class DynamoLeadStore implements LeadStore {
 
   stats(): Promise<DestinationStats[]> {
     return guard('stats', () => queries.stats(this.ctx, this.registry));
+  }
+
+  setDestinationPaused(destination: string, paused: boolean): Promise<void> {
+    return guard('setDestinationPaused', () => this.registry.setPaused(destination, paused));
+  }
+
+  pausedDestinations(): Promise<string[]> {
+    return guard('pausedDestinations', () => this.registry.paused());
   }
 
   /** A read of a key that never exists: half a read unit, and none of DescribeTable's control-plane limits. */

@@ -1,4 +1,4 @@
-import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoContext } from './context.js';
 import type { Item } from './items.js';
 
@@ -7,6 +7,9 @@ import type { Item } from './items.js';
  * admin list walk the by-destination-status index per destination, and DynamoDB cannot list an
  * index's distinct partition keys. A destination is recorded before the first transaction that
  * writes a delivery for it (so the table is always a superset), once per process.
+ *
+ * The same item carries the operator state of the destination (`paused`: true while deliveries
+ * are held), so a destination paused before its first lead is listed too (with nothing pending).
  */
 export class DestinationRegistry {
   private readonly known = new Set<string>();
@@ -17,24 +20,53 @@ export class DestinationRegistry {
     const missing = [...new Set(destinations)].filter((d) => !this.known.has(d));
     await Promise.all(
       missing.map(async (id) => {
-        // An unconditional put: it is idempotent, and several instances may race on it.
-        await this.ctx.doc.send(new PutCommand({ TableName: this.ctx.tables.destinations, Item: { id } }));
+        // An update that sets nothing already there: idempotent, safe when several instances race,
+        // and it never clears `paused` (a put would replace the whole item).
+        await this.ctx.doc.send(
+          new UpdateCommand({
+            TableName: this.ctx.tables.destinations,
+            Key: { id },
+            UpdateExpression: 'SET seenAt = if_not_exists(seenAt, :now)',
+            ExpressionAttributeValues: { ':now': this.ctx.now() },
+          }),
+        );
         this.known.add(id);
       }),
     );
   }
 
+  /** Pauses or resumes a destination; creates its item if it has none yet. */
+  async setPaused(id: string, paused: boolean): Promise<void> {
+    await this.ctx.doc.send(
+      new UpdateCommand({
+        TableName: this.ctx.tables.destinations,
+        Key: { id },
+        UpdateExpression: 'SET paused = :paused, pausedUpdatedAt = :now',
+        ExpressionAttributeValues: { ':paused': paused, ':now': this.ctx.now() },
+      }),
+    );
+  }
+
+  /** The paused destinations, sorted: a strongly consistent scan of this small table. */
+  async paused(): Promise<string[]> {
+    return (await this.scan()).filter((item) => item.paused === true).map((item) => item.id as string).sort();
+  }
+
   /** Every destination seen, sorted; a scan, but of a table with one item per destination. */
   async list(): Promise<string[]> {
-    const ids: string[] = [];
+    return (await this.scan()).map((item) => item.id as string).sort();
+  }
+
+  private async scan(): Promise<Item[]> {
+    const items: Item[] = [];
     let startKey: Item | undefined;
     do {
       const page = await this.ctx.doc.send(
         new ScanCommand({ TableName: this.ctx.tables.destinations, ConsistentRead: true, ExclusiveStartKey: startKey }),
       );
-      for (const item of page.Items ?? []) ids.push(item.id as string);
+      items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return ids.sort();
+    return items;
   }
 }

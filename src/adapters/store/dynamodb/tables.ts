@@ -10,7 +10,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  */
 const TABLES_FILE = fileURLToPath(new URL('../../../../migrations/dynamodb/tables.json', import.meta.url));
 
-export const TABLE_NAMES = ['leads', 'deliveries', 'attempts', 'idempotency', 'destinations'] as const;
+export const TABLE_NAMES = ['leads', 'deliveries', 'attempts', 'idempotency', 'destinations', 'fingerprints'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
 /** GSIs of the deliveries table; the names must match tables.json (checked by loadTableDefinitions). */
@@ -32,6 +32,9 @@ export const PENDING_SHARDS = 8;
 
 /** Epoch seconds after which DynamoDB's TTL may delete an idempotency record. */
 export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiresAtSec';
+
+/** Epoch seconds after which DynamoDB's TTL may delete a duplicate fingerprint (the window's end). */
+export const FINGERPRINT_TTL_ATTRIBUTE = 'expiresAtSec';
 
 export interface TableDefinition {
   /** CreateTable input without TableName (the prefix is a deployment setting). */
@@ -62,6 +65,9 @@ export function loadTableDefinitions(file: string = TABLES_FILE): TableDefinitio
   }
   if ((parsed.idempotency as TableDefinition).timeToLiveAttribute !== IDEMPOTENCY_TTL_ATTRIBUTE) {
     throw new Error(`${file}: table "idempotency" needs timeToLiveAttribute "${IDEMPOTENCY_TTL_ATTRIBUTE}"`);
+  }
+  if ((parsed.fingerprints as TableDefinition).timeToLiveAttribute !== FINGERPRINT_TTL_ATTRIBUTE) {
+    throw new Error(`${file}: table "fingerprints" needs timeToLiveAttribute "${FINGERPRINT_TTL_ATTRIBUTE}"`);
   }
   const definitions = parsed as unknown as TableDefinitions;
   if (file === TABLES_FILE) cached = definitions;

@@ -1,0 +1,117 @@
+import { deliveryLedger, startCluster } from './cluster.js';
+import { closedPort, startFakeCrm } from './crm-server.js';
+import { API_KEY, e2eConfig } from './e2e-config.js';
+import { startHaproxy } from './haproxy.js';
+import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from './http-client.js';
+import { makeWorkspace, type LeadgateProcess } from './leadgate-process.js';
+
+/**
+ * The load-balancer rehearsal of a rolling deployment: haproxy in round robin over 3 api
+ * instances and 2 workers on Redis + DynamoDB (dynalite), load through haproxy, then every
+ * instance restarted one by one (SIGTERM, a new one started, wait until it is ready). Used by
+ * test/e2e/rolling-restart.e2e.test.ts and by `npm run rehearse`.
+ */
+export interface RehearsalFigures {
+  sent: number;
+  failed: number;
+  /** What the failed requests got, e.g. {"502": 1, "ECONNRESET": 2}. */
+  failures: Record<string, number>;
+  accepted: number;
+  delivered: number;
+  duplicateWebhookIds: number;
+  exitCodes: (number | string)[];
+  seconds: number;
+}
+
+export async function rehearseRollingRestart(options: { clients?: number; maxRequests?: number } = {}): Promise<RehearsalFigures> {
+  const clients = options.clients ?? 10;
+  const maxRequests = options.maxRequests ?? 20_000;
+  const started = Date.now();
+  const ledger = deliveryLedger();
+  const crm = await startFakeCrm({
+    responder: (req) => {
+      ledger.record(req.body, req.headers['webhook-id'] as string);
+      return { status: 200 };
+    },
+  });
+  const workspace = makeWorkspace(e2eConfig([{ id: 'crm-main', url: crm.url, delays: ['200ms', '500ms', '1s', '2s'] }]));
+  const cluster = await startCluster('bullmq', {
+    LEADGATE_CONFIG: workspace.configPath,
+    LEADGATE_JOB_LEASE_MS: '3000',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+    // haproxy checks every 200 ms and takes a server out after two failed checks.
+    SHUTDOWN_DRAIN_DELAY_MS: '1000',
+    LEADGATE_SWEEP_INTERVAL_MS: '1000',
+    LEADGATE_SWEEP_GRACE_MS: '5000',
+  });
+  const haproxyPorts = [await closedPort(), await closedPort(), await closedPort()];
+  const startApi = (port: number) => cluster.start('api', { PORT: String(port) });
+  let apis: LeadgateProcess[] = await Promise.all(haproxyPorts.map(startApi));
+  let workers: LeadgateProcess[] = [await cluster.start('worker'), await cluster.start('worker')];
+  const haproxy = await startHaproxy(haproxyPorts);
+
+  const accepted: string[] = [];
+  const failures: Record<string, number> = {};
+  let sent = 0;
+  let stop = false;
+  const fail = (why: string) => (failures[why] = (failures[why] ?? 0) + 1);
+  const load = Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (!stop && sent < maxRequests) {
+        sent++;
+        try {
+          const res = await postLead(haproxy.url, API_KEY, EXAMPLE_LEAD);
+          if (res.status === 202) accepted.push(res.body.id as string);
+          else fail(String(res.status));
+        } catch (err) {
+          // A network error (its code), or an answer that was not leadgate's JSON (haproxy's own page).
+          fail((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name);
+        }
+      }
+    }),
+  );
+
+  const exitCodes: (number | string)[] = [];
+  try {
+    await waitUntil(() => accepted.length >= 200, `load to flow through haproxy (sent ${sent}, accepted ${accepted.length}, failures ${JSON.stringify(failures)})`);
+    for (let i = 0; i < apis.length; i++) {
+      const old = apis[i]!;
+      old.child.kill('SIGTERM');
+      exitCodes.push(await old.exited);
+      const fresh = await startApi(haproxyPorts[i]!);
+      await waitUntil(async () => (await getJson(`${fresh.url}/health/ready`)).status === 200, 'the new api to be ready');
+      apis = apis.map((a) => (a === old ? fresh : a));
+      const before = accepted.length;
+      await waitUntil(() => accepted.length >= before + 100, 'load to keep flowing');
+    }
+    for (let i = 0; i < workers.length; i++) {
+      const old = workers[i]!;
+      old.child.kill('SIGTERM');
+      exitCodes.push(await old.exited);
+      const fresh = await cluster.start('worker');
+      workers = workers.map((w) => (w === old ? fresh : w));
+    }
+  } finally {
+    stop = true;
+    await load;
+  }
+
+  try {
+    await waitUntil(() => ledger.missing(accepted).length === 0, 'every accepted lead delivered', 120_000);
+  } finally {
+    await haproxy.stop();
+    await cluster.close();
+    await crm.close();
+    workspace.cleanup();
+  }
+  return {
+    sent,
+    failed: Object.values(failures).reduce((a, b) => a + b, 0),
+    failures,
+    accepted: accepted.length,
+    delivered: accepted.length - ledger.missing(accepted).length,
+    duplicateWebhookIds: ledger.duplicates(),
+    exitCodes,
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+  };
+}
