@@ -1,12 +1,11 @@
 import { setTimeout } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
+import type { FastifyInstance } from 'fastify';
 import type { Env } from '../config/env.js';
-import { createContainer, createDestinationClient, createDestinationLimits, createTokenProvider, needsSweeper } from '../container.js';
+import { createContainer } from '../container.js';
 import { buildApp } from '../http/app.js';
-import { CircuitBreakers } from '../worker/circuit-breakers.js';
-import { createDeliveryGate } from '../worker/delivery-gate.js';
-import { createSweeper } from '../worker/sweeper.js';
-import { createWorker } from '../worker/worker.js';
+import { buildOpsApp } from '../http/ops-app.js';
+import { createWorkerRuntime } from './worker-runtime.js';
 
 export interface Roles {
   api: boolean;
@@ -22,37 +21,34 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
   const container = await createContainer(env);
   const { config, logger, metrics, store, queue } = container;
   let draining = false;
+  const isDraining = () => draining;
 
-  const client = roles.worker ? createDestinationClient() : null;
-  const tokens = roles.worker ? createTokenProvider() : null;
-  // Protecting CRMs: breakers live in this process; limits in Redis (bullmq) or here; pause in the store.
-  const breakers = roles.worker ? new CircuitBreakers({ metrics, logger }) : null;
-  const limits = roles.worker ? await createDestinationLimits(env) : null;
-  const gate = breakers && limits ? createDeliveryGate({ store, breakers, limits: limits.limits, metrics }) : undefined;
-  const worker = client && tokens
-    ? createWorker({ config, store, queue, client, tokens, gate, metrics, logger, concurrency: env.LEADGATE_WORKER_CONCURRENCY })
-    : null;
-  // One sweeper per worker process, safe on many: it only re-announces overdue deliveries.
-  const sweeper = worker && needsSweeper(env) ? createSweeper({
-          store,
-          queue,
-          logger,
-          intervalMs: env.LEADGATE_SWEEP_INTERVAL_MS,
-          graceMs: env.LEADGATE_SWEEP_GRACE_MS,
-        }) : null;
-  const app = roles.api
-    ? await buildApp({
-        config,
-        store,
-        queue,
-        metrics,
-        logger,
-        adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
-        isDraining: () => draining,
-        demoCrm: container.configSource.isBundledExample,
-        breakerState: breakers ? (id) => breakers.state(id) : undefined,
-      })
-    : null;
+  const worker = roles.worker ? await createWorkerRuntime(env, container) : null;
+  let app: FastifyInstance | null = null;
+  let port = env.PORT;
+  if (roles.api) {
+    app = await buildApp({
+      config,
+      store,
+      queue,
+      queueBackend: env.LEADGATE_QUEUE,
+      metrics,
+      logger,
+      adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
+      isDraining,
+      demoCrm: container.configSource.isBundledExample,
+      breakerState: worker ? (id) => worker.breakers.state(id) : undefined,
+      overload: {
+        maxEventLoopDelayMs: env.LEADGATE_MAX_EVENT_LOOP_DELAY_MS,
+        maxHeapUsedBytes: env.LEADGATE_MAX_HEAP_USED_BYTES,
+        maxRssBytes: env.LEADGATE_MAX_RSS_BYTES,
+      },
+    });
+  } else if (env.LEADGATE_WORKER_METRICS_PORT !== undefined) {
+    // A worker alone has no api; this listener lets Prometheus scrape its delivery metrics.
+    app = await buildOpsApp({ config, store, queue, queueBackend: env.LEADGATE_QUEUE, metrics, logger, isDraining });
+    port = env.LEADGATE_WORKER_METRICS_PORT;
+  }
 
   closeWithGrace(
     {
@@ -70,23 +66,16 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
       if (err) logger.error({ err }, 'fatal error, shutting down');
       else logger.info({ signal }, 'shutting down');
       // Readiness already answers 503; keep serving until the load balancer has noticed.
-      if (app && env.SHUTDOWN_DRAIN_DELAY_MS > 0) await setTimeout(env.SHUTDOWN_DRAIN_DELAY_MS);
+      if (roles.api && env.SHUTDOWN_DRAIN_DELAY_MS > 0) await setTimeout(env.SHUTDOWN_DRAIN_DELAY_MS);
       await app?.close();
-      await sweeper?.stop();
       await worker?.stop();
-      await limits?.close();
-      await client?.close();
-      await tokens?.close();
       await container.close();
       logger.info('shut down');
     },
   );
 
-  if (app) {
-    await app.listen({ port: env.PORT, host: env.HOST });
-  }
+  if (app) await app.listen({ port, host: env.HOST });
   worker?.start();
-  sweeper?.start();
   logger.info(
     {
       roles: Object.keys(roles).filter((r) => roles[r as keyof Roles]),

@@ -30,6 +30,16 @@ export const envSchema = z.object({
   AWS_ENDPOINT_URL_SQS: optionalString.describe('SQS endpoint override (emulators in tests)'),
   AWS_ENDPOINT_URL_DYNAMODB: optionalString.describe('DynamoDB endpoint override (emulators in tests)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino level'),
+  LEADGATE_WORKER_METRICS_PORT: int(0, 65535)
+    .optional()
+    .describe('`leadgate worker` only: port of a listener serving /metrics and /health/* (a worker has no api); unset = none'),
+  LEADGATE_MAX_EVENT_LOOP_DELAY_MS: int(0, 600_000)
+    .optional()
+    .describe('overload: mean event-loop delay above which requests get 503 + Retry-After (default 1000; 0 = off)'),
+  LEADGATE_MAX_HEAP_USED_BYTES: int(0, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe("overload: V8 heap in use above which requests get 503 (default 90 % of V8's heap limit; 0 = off)"),
+  LEADGATE_MAX_RSS_BYTES: int(0, Number.MAX_SAFE_INTEGER).optional().describe('overload: resident memory above which requests get 503 (default off)'),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(30_000).describe('longest graceful drain on SIGTERM'),
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 600_000)
     .default(0)

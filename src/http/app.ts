@@ -17,6 +17,8 @@ import { adminRoutes } from './routes/admin.js';
 import { registerDemoCrmRoutes } from './routes/demo-crm.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { LEADS_ROUTE, registerLeadsRoute } from './routes/leads.js';
+import { registerOpenApi } from './openapi.js';
+import { registerOverloadProtection, type OverloadOptions } from './overload.js';
 import { createStoreGaugeRefresher } from './store-gauges.js';
 
 export interface AppDeps {
@@ -29,11 +31,15 @@ export interface AppDeps {
   adminToken: string | null;
   /** True once SIGTERM was received: readiness and ingest answer 503. */
   isDraining: () => boolean;
+  /** `sqlite`, `bullmq` or `sqs`: labels the queue-depth gauge. */
+  queueBackend?: string;
   /** Serve the built-in demo CRM at /demo/crm/leads (the bundled example config posts to it). */
   demoCrm?: boolean;
   now?: () => number;
   /** Circuit breaker state of a destination in this process's worker (GET /v1/destinations); absent without a worker. */
   breakerState?: (destinationId: string) => 'closed' | 'half_open' | 'open';
+  /** Load shedding thresholds (src/http/overload.ts); each has a default. */
+  overload?: OverloadOptions;
 }
 
 /** A client's request id is echoed only when it cannot forge log lines or bloat them. */
@@ -65,6 +71,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // a slow-loris request is cut after 30 s.
     keepAliveTimeout: 65_000,
     requestTimeout: 30_000,
+    // Node's default (60 s) exceeds requestTimeout, so headers were only bounded by it. A load
+    // balancer forwards a request once it has its headers, so they arrive at once; 10 s cuts a
+    // client trickling them in directly. It starts with a request's first byte, never while a
+    // kept-alive socket idles (that is keepAliveTimeout's), so the 65 s above still holds.
+    http: { headersTimeout: 10_000 },
+    // No socket inactivity timeout (Fastify's default, made explicit): idle sockets end at
+    // keepAliveTimeout and slow uploads at requestTimeout; a slow answer of ours must reach the
+    // client as a response (503 when overloaded or a backend hangs), never as a cut connection.
+    connectionTimeout: 0,
     ajv: {
       customOptions: {
         // Fastify's defaults would silently drop unknown fields and coerce "1" to 1; the
@@ -115,6 +130,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
+  // After helmet and CORS, so a shed request's 503 still carries their headers.
+  await registerOverloadProtection(app, deps.overload, {
+    exempt: ['/health/live', '/metrics'],
+    readiness: '/health/ready',
+  });
+  // Before any route: the document is collected as routes are added.
+  await registerOpenApi(app);
+
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: () => new HttpError(429, 'rate_limited', 'Too many requests, retry later'),
@@ -134,7 +157,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queue: deps.queue,
     metrics,
     isDraining: deps.isDraining,
-    refreshStoreGauges: createStoreGaugeRefresher({ config, store: deps.store, metrics, now, logger: deps.logger }),
+    refreshStoreGauges: createStoreGaugeRefresher({
+      config,
+      store: deps.store,
+      queue: deps.queue,
+      queueBackend: deps.queueBackend ?? 'unknown',
+      metrics,
+      now,
+      logger: deps.logger,
+    }),
   });
   const adminToken = deps.adminToken;
   if (adminToken !== null && adminToken !== '') {

@@ -75,6 +75,17 @@ export function createMetrics() {
     labelNames: ['destination', 'reason'] as const,
     registers: [registry],
   });
+  const queueDepth = new Gauge({
+    name: 'leadgate_queue_depth',
+    help: 'Jobs the queue holds (waiting, delayed or running), by queue backend',
+    labelNames: ['backend'] as const,
+    registers: [registry],
+  });
+  const ready = new Gauge({
+    name: 'leadgate_ready',
+    help: '1 while this process answers /health/ready with 200, 0 when not ready or draining',
+    registers: [registry],
+  });
   const httpDuration = new Histogram({
     name: 'leadgate_http_request_duration_seconds',
     help: 'HTTP request duration by method, route pattern and status code',
@@ -94,6 +105,8 @@ export function createMetrics() {
     deliveriesPending,
     deliveriesDead,
     oldestPendingAge,
+    queueDepth,
+    ready,
     circuitBreakerState,
     deliveriesHeld,
     httpDuration,

@@ -18,6 +18,9 @@ export interface JobQueue {
 
   /** Throws when the queue cannot be reached. */
   ping(): Promise<void>;
+
+  /** Jobs the queue holds (waiting, delayed or running), for the queue-depth metric. */
+  depth(): Promise<number>;
   close(): Promise<void>;
 }
 

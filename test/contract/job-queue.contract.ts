@@ -103,6 +103,26 @@ export function describeJobQueueContract(
       expect((await store.getDelivery(id!))?.status).toBe('delivered');
     });
 
+    it('reports its depth: the jobs it holds, none once they are done', async () => {
+      const ids = await submit(['crm-main', 'call-centre']);
+      expect(await queue.depth()).toBe(2);
+      const done = new Set<string>();
+      queue.consume(
+        async (job) => {
+          await deliver(job);
+          done.add(job.deliveryId);
+        },
+        { concurrency: 2 },
+      );
+      await waitFor(() => done.size === ids.length);
+      await queue.stop();
+      let depth = -1;
+      const deadline = Date.now() + 10_000;
+      // Some backends settle their counts asynchronously (SQS deletes are batched).
+      while ((depth = await queue.depth()) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(depth).toBe(0);
+    });
+
     it('never runs more than `concurrency` handlers at once', async () => {
       const held = gate();
       const done = new Set<string>();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCluster, deliveryLedger, type Cluster } from '../helpers/cluster.js';
-import { startFakeCrm } from '../helpers/crm-server.js';
+import { closedPort, startFakeCrm } from '../helpers/crm-server.js';
 import { API_KEY, e2eConfig } from '../helpers/e2e-config.js';
 import { EXAMPLE_LEAD, getJson, postLead, runConcurrently, waitUntil } from '../helpers/http-client.js';
 import { makeWorkspace } from '../helpers/leadgate-process.js';
@@ -33,7 +33,9 @@ describe.each(['bullmq', 'sqs'] as const)('many instances on DynamoDB + %s', (qu
     const { ledger, cluster } = await setUp(queue);
     const apis = [await cluster.start('api'), await cluster.start('api')];
     await cluster.start('worker');
-    await cluster.start('worker');
+    // A worker has no api; its own listener exposes its delivery metrics to Prometheus.
+    const metricsPort = await closedPort();
+    await cluster.start('worker', { LEADGATE_WORKER_METRICS_PORT: String(metricsPort) });
 
     const results = await runConcurrently(2000, 20, (i) => postLead(apis[i % 2]!.url, API_KEY, EXAMPLE_LEAD));
     const statuses = new Map<number, number>();
@@ -44,6 +46,11 @@ describe.each(['bullmq', 'sqs'] as const)('many instances on DynamoDB + %s', (qu
     await waitUntil(() => ledger.missing(ids).length === 0, 'every lead delivered', 120_000);
     console.log(`[multi-instance ${queue}] accepted 2000, delivered ${ledger.byLead.size}, duplicate webhook-ids at the CRM: ${ledger.duplicates()}`);
     expect(ledger.missing(ids)).toEqual([]);
+
+    const workerMetrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(workerMetrics).toMatch(/^leadgate_deliveries_total\{destination="crm-main",outcome="delivered"\} [1-9]/m);
+    expect(workerMetrics).toMatch(new RegExp(`^leadgate_queue_depth\\{backend="${queue}"\\} \\d+`, 'm'));
+    expect((await getJson(`http://127.0.0.1:${metricsPort}/health/ready`)).status).toBe(200);
 
     for (const api of apis) {
       const ready = await getJson(`${api.url}/health/ready`);

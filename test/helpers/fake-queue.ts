@@ -31,6 +31,11 @@ export class FakeQueue implements JobQueue {
     if (this.down) throw new Error('fake queue is down');
   }
 
+  async depth(): Promise<number> {
+    if (this.down) throw new Error('fake queue is down');
+    return this.jobs.length;
+  }
+
   async close(): Promise<void> {}
 
   waitForJobs(count: number): Promise<void> {

@@ -187,6 +187,12 @@ export class BullmqJobQueue implements JobQueue {
     return new Promise((resolve) => setTimeout(() => resolve('late'), ms).unref());
   }
 
+  async depth(): Promise<number> {
+    await this.connected();
+    const counts = await withTimeout(this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized'), this.commandTimeoutMs, 'depth');
+    return Object.values(counts).reduce((sum, n) => sum + n, 0);
+  }
+
   /** PING on the producer connection; rejects at once while disconnected, never hangs. */
   async ping(): Promise<void> {
     await this.connected();

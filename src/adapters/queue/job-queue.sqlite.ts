@@ -97,6 +97,11 @@ export class SqliteJobQueue implements JobQueue {
     }
   }
 
+  /** The deliveries table is the queue: every pending delivery is a job. */
+  async depth(): Promise<number> {
+    return (this.database.statement("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'").get() as { n: number }).n;
+  }
+
   async ping(): Promise<void> {
     this.database.statement('SELECT 1').get();
   }

@@ -134,6 +134,15 @@ export class SqsJobQueue implements JobQueue {
     while (this.active.size > 0) await Promise.all(this.active);
   }
 
+  /** SQS's approximate counts: visible, in flight and delayed messages. */
+  async depth(): Promise<number> {
+    const names = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const;
+    const { Attributes } = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: [...names] }), {
+      abortSignal: AbortSignal.timeout(this.pingTimeoutMs),
+    });
+    return names.reduce((sum, name) => sum + Number(Attributes?.[name] ?? 0), 0);
+  }
+
   async ping(): Promise<void> {
     await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ['QueueArn'] }), {
       abortSignal: AbortSignal.timeout(this.pingTimeoutMs),

@@ -40,9 +40,13 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthRouteDeps
   app.get('/health/live', async () => ({ status: 'ok' }));
 
   app.get('/health/ready', async (_request, reply) => {
-    if (deps.isDraining()) return reply.code(503).send({ status: 'draining', checks: { draining: 'failing' } });
+    if (deps.isDraining()) {
+      deps.metrics.ready.set(0);
+      return reply.code(503).send({ status: 'draining', checks: { draining: 'failing' } });
+    }
     const [store, queue] = await Promise.all([check(() => deps.store.ping()), check(() => deps.queue.ping())]);
     const ok = store === 'ok' && queue === 'ok';
+    deps.metrics.ready.set(ok ? 1 : 0);
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks: { store, queue } });
   });
 

@@ -1,0 +1,223 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LeadgateConfig } from '../../src/domain/config.js';
+import { deliveryView, readLeadView } from '../../src/http/admin-views.js';
+import { buildApp } from '../../src/http/app.js';
+import { formatOpenApiDocument, generateOpenApiDocument } from '../../src/http/openapi-document.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { brand, destination, route } from '../helpers/config-factories.js';
+import { FakeQueue } from '../helpers/fake-queue.js';
+import { MemoryStore } from '../helpers/memory-store.js';
+
+const COMMITTED = new URL('../../openapi.json', import.meta.url);
+const TOKEN = 'admin-token-for-openapi';
+
+/** Every operation CONTRACT.md names, plus the destination controls of the README. */
+const CONTRACT_OPERATIONS = [
+  'post /v1/leads',
+  'get /v1/leads/{id}',
+  'get /v1/deliveries',
+  'post /v1/deliveries/{id}/replay',
+  'post /v1/deliveries/replay',
+  'get /health/live',
+  'get /health/ready',
+  'get /metrics',
+  'get /v1/destinations',
+  'post /v1/destinations/{id}/pause',
+  'post /v1/destinations/{id}/resume',
+];
+
+const config: LeadgateConfig = {
+  brands: [brand({ id: 'merciplus', apiKeys: ['mp-key'], duplicateWindowMs: 86_400_000 })],
+  destinations: [
+    destination({ id: 'crm-main', url: 'http://127.0.0.1:9/leads' }),
+    destination({ id: 'crm-b', url: 'http://127.0.0.1:9/b', maxInFlight: 4, rateLimitPerSecond: 2.5 }),
+  ],
+  routes: [route({ destinations: ['crm-main', 'crm-b'] })],
+};
+
+const fullLead = {
+  contact: {
+    first_name: 'Camille',
+    last_name: 'Martin',
+    email: 'Camille.Martin@Example.fr',
+    phone: '06 12 34 56 78',
+    postal_code: '75011',
+    city: 'Paris',
+  },
+  service: 'menage',
+  message: 'Devis',
+  consent: { contact: true, marketing: false, text: 'ok' },
+  source: { url: 'https://www.merci-plus.example/devis', form: 'devis', utm: { source: 'google', medium: 'cpc' } },
+  meta: { campaign: 'spring', channel: 'web' },
+};
+
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, { summary?: string; security?: unknown; responses: Record<string, any> }>>;
+};
+
+let app: FastifyInstance;
+let store: MemoryStore;
+let committedText: string;
+
+beforeAll(async () => {
+  committedText = readFileSync(COMMITTED, 'utf8');
+  store = new MemoryStore();
+  app = await buildApp({
+    config,
+    store,
+    queue: new FakeQueue(),
+    metrics: createMetrics(),
+    logger: pino({ level: 'silent' }),
+    adminToken: TOKEN,
+    isDraining: () => false,
+    demoCrm: true,
+    breakerState: (id) => (id === 'crm-b' ? 'half_open' : 'closed'),
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+});
+
+afterAll(async () => {
+  await app.close();
+});
+
+const operations = (doc: Doc): string[] =>
+  Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
+
+describe('OpenAPI document', () => {
+  it('matches the committed openapi.json', async () => {
+    const generated = formatOpenApiDocument(await generateOpenApiDocument());
+    expect(
+      generated === committedText,
+      'openapi.json is out of date with the route schemas: run `npm run openapi` and commit openapi.json',
+    ).toBe(true);
+  });
+
+  it('is served at /openapi.json, the same as the committed copy', async () => {
+    const res = await request(app.server).get('/openapi.json').expect(200).expect('content-type', /application\/json/);
+    expect(res.body, 'the served document differs from openapi.json: run `npm run openapi`').toEqual(JSON.parse(committedText));
+  });
+
+  it('is OpenAPI 3.1 and lists every route of the contract, and only those', () => {
+    const doc = JSON.parse(committedText) as Doc;
+    expect(doc.openapi).toBe('3.1.0');
+    expect(operations(doc).sort()).toEqual([...CONTRACT_OPERATIONS].sort());
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        expect(op.summary, `${method} ${path} has a summary`).toBeTruthy();
+        expect(Object.keys(op.responses).some((s) => s.startsWith('2')), `${method} ${path} documents its success`).toBe(true);
+      }
+    }
+  });
+
+  it('documents ingest: body, key, Idempotency-Key, 202 and every contract error', () => {
+    const doc = JSON.parse(committedText) as Doc & { components: { securitySchemes: Record<string, any> } };
+    const op = doc.paths['/v1/leads']!.post as any;
+    expect(op.requestBody.content['application/json'].schema.required).toEqual(['contact', 'service']);
+    expect(op.parameters.map((p: any) => `${p.in}:${p.name}`)).toContain('header:idempotency-key');
+    const schemes = op.security.flatMap((s: object) => Object.keys(s)).map((k: string) => doc.components.securitySchemes[k]);
+    expect(schemes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+        expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }),
+      ]),
+    );
+    expect(Object.keys(op.responses).sort()).toEqual(['202', '400', '401', '403', '409', '413', '415', '422', '429', '503']);
+    for (const status of ['400', '401', '403', '409', '413', '415', '422', '429', '503']) {
+      const schema = op.responses[status].content['application/json'].schema;
+      expect(schema.required, status).toEqual(['error', 'message']);
+      expect(Object.keys(schema.properties), status).toEqual(['error', 'message', 'details']);
+    }
+    expect(op.responses['503'].headers['Retry-After']).toBeDefined();
+    expect(op.responses['202'].headers.Location).toBeDefined();
+  });
+
+  it('puts the admin routes behind the bearer scheme', () => {
+    const doc = JSON.parse(committedText) as Doc & { components: { securitySchemes: Record<string, any> } };
+    for (const op of CONTRACT_OPERATIONS.filter((o) => /\/v1\/(deliveries|destinations|leads\/)/.test(o))) {
+      const [method, path] = op.split(' ') as [string, string];
+      const security = doc.paths[path]![method]!.security as Array<Record<string, unknown>>;
+      expect(security, op).toEqual([{ adminToken: [] }]);
+    }
+    expect(doc.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+});
+
+describe('the UI at /docs', () => {
+  it('serves the page with a CSP that lets its own scripts run', async () => {
+    const res = await request(app.server).get('/docs/').expect(200).expect('content-type', /text\/html/);
+    const csp = String(res.headers['content-security-policy']);
+    expect(csp).toMatch(/script-src 'self'/);
+    expect(csp).not.toMatch(/upgrade-insecure-requests/);
+    await request(app.server).get('/docs/static/swagger-ui-bundle.js').expect(200);
+    const json = await request(app.server).get('/docs/json').expect(200);
+    expect(json.body.openapi).toBe('3.1.0');
+  });
+
+  it('keeps the API itself locked down', async () => {
+    const res = await request(app.server).get('/health/live').expect(200);
+    expect(res.headers['content-security-policy']).toMatch(/default-src 'none'/);
+  });
+});
+
+describe('response schemas keep every field (they also serialize)', () => {
+  it('GET /v1/leads/:id: the whole admin view, duplicate_of and history included', async () => {
+    const post = () => request(app.server).post('/v1/leads').set('X-Api-Key', 'mp-key').send(fullLead).expect(202);
+    await post();
+    const id = (await post()).body.id as string;
+    const [first] = await store.listDeliveriesOfLead(id);
+    if (first === undefined) throw new Error('no delivery');
+    await store.recordAttempt({
+      attempt: {
+        deliveryId: first.id,
+        number: 1,
+        startedAt: Date.now(),
+        durationMs: 12.5,
+        statusCode: 503,
+        errorClass: 'http_status',
+        error: 'http 503',
+        responseBody: 'busy',
+        outcome: 'retry',
+      },
+      status: 'pending',
+      nextAttemptAt: Date.now() + 5000,
+    });
+
+    const res = await request(app.server).get(`/v1/leads/${id}`).set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    const expected = JSON.parse(JSON.stringify(await readLeadView(store, id)));
+    expect(res.body).toEqual(expected);
+    expect(res.body.duplicate_of).toEqual(expect.any(String));
+    expect(res.body.deliveries[0].history).toHaveLength(1);
+    expect(Object.keys(res.body)).toEqual(
+      expect.arrayContaining(['contact', 'consent', 'source', 'meta', 'deliveries', 'duplicate_of']),
+    );
+  });
+
+  it('GET /v1/deliveries and GET /v1/destinations', async () => {
+    const deliveries = await request(app.server).get('/v1/deliveries?limit=2').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    const page = await store.listDeliveries({ limit: 2 });
+    expect(deliveries.body).toEqual(
+      JSON.parse(JSON.stringify({ items: page.items.map(deliveryView), next_cursor: page.nextCursor })),
+    );
+
+    const destinations = await request(app.server).get('/v1/destinations').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    expect(destinations.body.items).toEqual([
+      { id: 'crm-main', paused: false, circuit_breaker: 'closed', pending: expect.any(Number), dead: 0, max_in_flight: null, rate_limit: null },
+      { id: 'crm-b', paused: false, circuit_breaker: 'half_open', pending: expect.any(Number), dead: 0, max_in_flight: 4, rate_limit: { per_second: 2.5 } },
+    ]);
+  });
+
+  it('errors keep their details', async () => {
+    const res = await request(app.server)
+      .post('/v1/leads')
+      .set('X-Api-Key', 'mp-key')
+      .send({ contact: {}, service: 'Bad Service', extra: 1 })
+      .expect(400);
+    expect(res.body.error).toBe('validation_failed');
+    expect(res.body.details.length).toBeGreaterThanOrEqual(3);
+  });
+});
