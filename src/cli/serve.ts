@@ -36,6 +36,7 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
       logger,
       adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
       isDraining,
+      readyCheckTimeoutMs: env.LEADGATE_READY_CHECK_TIMEOUT_MS,
       demoCrm: container.configSource.isBundledExample,
       breakerState: worker ? (id) => worker.breakers.state(id) : undefined,
       overload: {
@@ -46,7 +47,16 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
     });
   } else if (env.LEADGATE_WORKER_METRICS_PORT !== undefined) {
     // A worker alone has no api; this listener lets Prometheus scrape its delivery metrics.
-    app = await buildOpsApp({ config, store, queue, queueBackend: env.LEADGATE_QUEUE, metrics, logger, isDraining });
+    app = await buildOpsApp({
+      config,
+      store,
+      queue,
+      queueBackend: env.LEADGATE_QUEUE,
+      metrics,
+      logger,
+      isDraining,
+      readyCheckTimeoutMs: env.LEADGATE_READY_CHECK_TIMEOUT_MS,
+    });
     port = env.LEADGATE_WORKER_METRICS_PORT;
   }
 

@@ -40,6 +40,9 @@ export const envSchema = z.object({
     .optional()
     .describe("overload: V8 heap in use above which requests get 503 (default 90 % of V8's heap limit; 0 = off)"),
   LEADGATE_MAX_RSS_BYTES: int(0, Number.MAX_SAFE_INTEGER).optional().describe('overload: resident memory above which requests get 503 (default off)'),
+  LEADGATE_READY_CHECK_TIMEOUT_MS: int(1, 60_000)
+    .default(1_000)
+    .describe("how long /health/ready waits for each backend's answer before reporting it `timeout`"),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(30_000).describe('longest graceful drain on SIGTERM'),
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 600_000)
     .default(0)

@@ -31,6 +31,8 @@ export interface AppDeps {
   adminToken: string | null;
   /** True once SIGTERM was received: readiness and ingest answer 503. */
   isDraining: () => boolean;
+  /** How long /health/ready waits for each backend (default 1 s). */
+  readyCheckTimeoutMs?: number;
   /** `sqlite`, `bullmq` or `sqs`: labels the queue-depth gauge. */
   queueBackend?: string;
   /** Serve the built-in demo CRM at /demo/crm/leads (the bundled example config posts to it). */
@@ -157,6 +159,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queue: deps.queue,
     metrics,
     isDraining: deps.isDraining,
+    readyCheckTimeoutMs: deps.readyCheckTimeoutMs,
     refreshStoreGauges: createStoreGaugeRefresher({
       config,
       store: deps.store,

@@ -19,6 +19,7 @@ export async function buildOpsApp(deps: {
   metrics: Metrics;
   logger: Logger;
   isDraining: () => boolean;
+  readyCheckTimeoutMs?: number;
 }): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -29,6 +30,7 @@ export async function buildOpsApp(deps: {
     queue: deps.queue,
     metrics: deps.metrics,
     isDraining: deps.isDraining,
+    readyCheckTimeoutMs: deps.readyCheckTimeoutMs,
     refreshStoreGauges: createStoreGaugeRefresher({ ...deps, now: Date.now }),
   });
   return app;

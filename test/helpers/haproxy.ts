@@ -31,7 +31,7 @@ defaults
   timeout server 30s
   timeout queue 5s
   # Readiness pings the store and the queue; an emulated DynamoDB under load can take a while.
-  timeout check 2s
+  timeout check 5s
   option http-buffer-request
   retries 3
   retry-on conn-failure 503
@@ -45,7 +45,7 @@ backend apis
   balance roundrobin
   option httpchk GET /health/ready
   http-check expect status 200
-  default-server inter 200ms fall 2 rise 1
+  default-server inter 300ms fall 3 rise 1
 ${backendPorts.map((p, i) => `  server api${i} 127.0.0.1:${p} check`).join('\n')}
 `,
   );

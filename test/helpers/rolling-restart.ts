@@ -39,8 +39,11 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
     LEADGATE_CONFIG: workspace.configPath,
     LEADGATE_JOB_LEASE_MS: '3000',
     SHUTDOWN_TIMEOUT_MS: '10000',
-    // haproxy checks every 200 ms and takes a server out after two failed checks.
-    SHUTDOWN_DRAIN_DELAY_MS: '1000',
+    // haproxy checks every 300 ms and takes a server out after three failed checks.
+    SHUTDOWN_DRAIN_DELAY_MS: '1500',
+    // dynalite (in the test process, one transaction at a time) can be slow under load: a slow
+    // answer must not read as "not ready" on every instance at once.
+    LEADGATE_READY_CHECK_TIMEOUT_MS: '4000',
     LEADGATE_SWEEP_INTERVAL_MS: '1000',
     LEADGATE_SWEEP_GRACE_MS: '5000',
   });

@@ -4,14 +4,14 @@ import type { JobQueue } from '../../ports/job-queue.js';
 import type { LeadStore } from '../../ports/lead-store.js';
 
 /** A load balancer gives up after a few seconds; a hung backend must answer "not ready" first. */
-const CHECK_TIMEOUT_MS = 1000;
+export const DEFAULT_READY_CHECK_TIMEOUT_MS = 1000;
 
 type CheckResult = 'ok' | 'failing' | 'timeout';
 
-async function check(ping: () => Promise<void>): Promise<CheckResult> {
+async function check(ping: () => Promise<void>, timeoutMs: number): Promise<CheckResult> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<CheckResult>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), CHECK_TIMEOUT_MS);
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   try {
     return await Promise.race([
@@ -33,6 +33,8 @@ export interface HealthRouteDeps {
   metrics: Metrics;
   isDraining: () => boolean;
   refreshStoreGauges: () => Promise<void>;
+  /** How long /health/ready waits for each backend's ping. */
+  readyCheckTimeoutMs?: number;
 }
 
 export function registerHealthRoutes(app: FastifyInstance, deps: HealthRouteDeps): void {
@@ -44,7 +46,8 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthRouteDeps
       deps.metrics.ready.set(0);
       return reply.code(503).send({ status: 'draining', checks: { draining: 'failing' } });
     }
-    const [store, queue] = await Promise.all([check(() => deps.store.ping()), check(() => deps.queue.ping())]);
+    const timeoutMs = deps.readyCheckTimeoutMs ?? DEFAULT_READY_CHECK_TIMEOUT_MS;
+    const [store, queue] = await Promise.all([check(() => deps.store.ping(), timeoutMs), check(() => deps.queue.ping(), timeoutMs)]);
     const ok = store === 'ok' && queue === 'ok';
     deps.metrics.ready.set(ok ? 1 : 0);
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks: { store, queue } });
