@@ -1,7 +1,7 @@
 import { deliveryLedger, startCluster } from './cluster.js';
 import { closedPort, startFakeCrm } from './crm-server.js';
 import { API_KEY, e2eConfig } from './e2e-config.js';
-import { startHaproxy } from './haproxy.js';
+import { startHaproxy, type Haproxy } from './haproxy.js';
 import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from './http-client.js';
 import { makeWorkspace, type LeadgateProcess } from './leadgate-process.js';
 
@@ -47,62 +47,64 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
     LEADGATE_SWEEP_INTERVAL_MS: '1000',
     LEADGATE_SWEEP_GRACE_MS: '5000',
   });
-  const haproxyPorts = [await closedPort(), await closedPort(), await closedPort()];
-  const startApi = (port: number) => cluster.start('api', { PORT: String(port) });
-  let apis: LeadgateProcess[] = await Promise.all(haproxyPorts.map(startApi));
-  let workers: LeadgateProcess[] = [await cluster.start('worker'), await cluster.start('worker')];
-  const haproxy = await startHaproxy(haproxyPorts);
-
   const accepted: string[] = [];
   const failures: Record<string, number> = {};
   let sent = 0;
   let stop = false;
   const fail = (why: string) => (failures[why] = (failures[why] ?? 0) + 1);
-  const load = Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (!stop && sent < maxRequests) {
-        sent++;
-        try {
-          const res = await postLead(haproxy.url, API_KEY, EXAMPLE_LEAD);
-          if (res.status === 202) accepted.push(res.body.id as string);
-          else fail(String(res.status));
-        } catch (err) {
-          // A network error (its code), or an answer that was not leadgate's JSON (haproxy's own page).
-          fail((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name);
-        }
-      }
-    }),
-  );
-
   const exitCodes: (number | string)[] = [];
+  // Whatever happens from here on, every process and server this rehearsal started is stopped.
+  let haproxy: Haproxy | null = null;
   try {
-    await waitUntil(() => accepted.length >= 200, `load to flow through haproxy (sent ${sent}, accepted ${accepted.length}, failures ${JSON.stringify(failures)})`);
-    for (let i = 0; i < apis.length; i++) {
-      const old = apis[i]!;
-      old.child.kill('SIGTERM');
-      exitCodes.push(await old.exited);
-      const fresh = await startApi(haproxyPorts[i]!);
-      await waitUntil(async () => (await getJson(`${fresh.url}/health/ready`)).status === 200, 'the new api to be ready');
-      apis = apis.map((a) => (a === old ? fresh : a));
-      const before = accepted.length;
-      await waitUntil(() => accepted.length >= before + 100, 'load to keep flowing');
-    }
-    for (let i = 0; i < workers.length; i++) {
-      const old = workers[i]!;
-      old.child.kill('SIGTERM');
-      exitCodes.push(await old.exited);
-      const fresh = await cluster.start('worker');
-      workers = workers.map((w) => (w === old ? fresh : w));
-    }
-  } finally {
-    stop = true;
-    await load;
-  }
+    const haproxyPorts = [await closedPort(), await closedPort(), await closedPort()];
+    const startApi = (port: number) => cluster.start('api', { PORT: String(port) });
+    let apis: LeadgateProcess[] = await Promise.all(haproxyPorts.map(startApi));
+    let workers: LeadgateProcess[] = [await cluster.start('worker'), await cluster.start('worker')];
+    const proxy = await startHaproxy(haproxyPorts);
+    haproxy = proxy;
 
-  try {
+    const load = Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (!stop && sent < maxRequests) {
+          sent++;
+          try {
+            const res = await postLead(proxy.url, API_KEY, EXAMPLE_LEAD);
+            if (res.status === 202) accepted.push(res.body.id as string);
+            else fail(String(res.status));
+          } catch (err) {
+            // A network error (its code), or an answer that was not leadgate's JSON (haproxy's own page).
+            fail((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name);
+          }
+        }
+      }),
+    );
+
+    try {
+      await waitUntil(() => accepted.length >= 200, `load to flow through haproxy (sent ${sent}, accepted ${accepted.length}, failures ${JSON.stringify(failures)})`);
+      for (let i = 0; i < apis.length; i++) {
+        const old = apis[i]!;
+        old.child.kill('SIGTERM');
+        exitCodes.push(await old.exited);
+        const fresh = await startApi(haproxyPorts[i]!);
+        await waitUntil(async () => (await getJson(`${fresh.url}/health/ready`)).status === 200, 'the new api to be ready');
+        apis = apis.map((a) => (a === old ? fresh : a));
+        const before = accepted.length;
+        await waitUntil(() => accepted.length >= before + 100, 'load to keep flowing');
+      }
+      for (let i = 0; i < workers.length; i++) {
+        const old = workers[i]!;
+        old.child.kill('SIGTERM');
+        exitCodes.push(await old.exited);
+        const fresh = await cluster.start('worker');
+        workers = workers.map((w) => (w === old ? fresh : w));
+      }
+    } finally {
+      stop = true;
+      await load;
+    }
     await waitUntil(() => ledger.missing(accepted).length === 0, 'every accepted lead delivered', 120_000);
   } finally {
-    await haproxy.stop();
+    await haproxy?.stop();
     await cluster.close();
     await crm.close();
     workspace.cleanup();
