@@ -1,20 +1,8 @@
+import { LEAD_EXAMPLE } from '../../src/http/schemas/lead-example.js';
 /** Small HTTP helpers for end-to-end tests (Node's fetch against a real listener). */
 
-export const EXAMPLE_LEAD = {
-  contact: {
-    first_name: 'Camille',
-    last_name: 'Martin',
-    email: 'Camille.Martin@Example.fr',
-    phone: '06 12 34 56 78',
-    postal_code: '75011',
-    city: 'Paris',
-  },
-  service: 'menage',
-  message: 'Devis pour 3 h de ménage par semaine',
-  consent: { contact: true, marketing: false, text: "J'accepte d'être recontacté" },
-  source: { url: 'https://www.merci-plus.example/devis', form: 'devis', utm: { source: 'google', medium: 'cpc' } },
-  meta: { campaign: 'spring' },
-};
+/** The contract's example lead (one copy, in src: it is also the OpenAPI example). */
+export const EXAMPLE_LEAD = LEAD_EXAMPLE;
 
 export interface PostResult {
   status: number;

@@ -11,6 +11,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { brand, destination, route } from '../helpers/config-factories.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
 import { MemoryStore } from '../helpers/memory-store.js';
+import { LEAD_EXAMPLE } from '../../src/http/schemas/lead-example.js';
 
 const COMMITTED = new URL('../../openapi.json', import.meta.url);
 const TOKEN = 'admin-token-for-openapi';
@@ -39,21 +40,7 @@ const config: LeadgateConfig = {
   routes: [route({ destinations: ['crm-main', 'crm-b'] })],
 };
 
-const fullLead = {
-  contact: {
-    first_name: 'Camille',
-    last_name: 'Martin',
-    email: 'Camille.Martin@Example.fr',
-    phone: '06 12 34 56 78',
-    postal_code: '75011',
-    city: 'Paris',
-  },
-  service: 'menage',
-  message: 'Devis',
-  consent: { contact: true, marketing: false, text: 'ok' },
-  source: { url: 'https://www.merci-plus.example/devis', form: 'devis', utm: { source: 'google', medium: 'cpc' } },
-  meta: { campaign: 'spring', channel: 'web' },
-};
+const fullLead = { ...LEAD_EXAMPLE, meta: { campaign: 'spring', channel: 'web' } };
 
 type Doc = {
   openapi: string;
