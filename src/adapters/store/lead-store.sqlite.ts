@@ -51,8 +51,7 @@ const SQL = {
   getDelivery: 'SELECT * FROM deliveries WHERE id = ?',
   deliveriesOfLead: 'SELECT * FROM deliveries WHERE lead_id = ? ORDER BY id',
   attemptsOf: 'SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number',
-  attemptExists: 'SELECT 1 FROM attempts WHERE delivery_id = ? AND number = ?',
-  insertAttempt: `INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error_class,
+  insertAttempt: `INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error_class,
       error, response_body, outcome) VALUES (@delivery_id, @number, @started_at, @duration_ms, @status_code,
       @error_class, @error, @response_body, @outcome)`,
   applyAttempt: `UPDATE deliveries SET attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
@@ -200,24 +199,29 @@ export class SqliteLeadStore implements LeadStore {
    */
   recordAttempt(result: AttemptResult): Promise<boolean> {
     const { attempt } = result;
-    return this.database.write(() => {
-      const current = this.stmt('getDelivery').get(attempt.deliveryId) as DeliveryRow | undefined;
-      if (!current || current.status !== 'pending') return false;
-      if (this.stmt('attemptExists').get(attempt.deliveryId, attempt.number)) return false;
-      const now = this.now();
-      this.stmt('insertAttempt').run(attemptParams(attempt));
-      const deliveredAt = result.status === 'delivered' ? attempt.startedAt + attempt.durationMs : null;
-      const changes = this.stmt('applyAttempt').run(
-        attempt.statusCode,
-        attempt.error,
-        result.status,
-        result.status === 'pending' ? result.nextAttemptAt : null,
-        deliveredAt,
-        now,
-        attempt.deliveryId,
-      ).changes;
-      return changes === 1;
-    });
+    // Two statements on the hot path of the worker: the delivery moves on if it is still
+    // pending, then its attempt is inserted unless that number is already recorded — in which
+    // case AlreadyRecorded rolls this write's savepoint back and the answer is false.
+    return this.database
+      .write(() => {
+        const deliveredAt = result.status === 'delivered' ? attempt.startedAt + attempt.durationMs : null;
+        const changes = this.stmt('applyAttempt').run(
+          attempt.statusCode,
+          attempt.error,
+          result.status,
+          result.status === 'pending' ? result.nextAttemptAt : null,
+          deliveredAt,
+          this.now(),
+          attempt.deliveryId,
+        ).changes;
+        if (changes !== 1) return false;
+        if (this.stmt('insertAttempt').run(attemptParams(attempt)).changes === 0) throw new AlreadyRecorded();
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof AlreadyRecorded) return false;
+        throw error;
+      });
   }
 
   replay(selector: ReplaySelector): Promise<Delivery[]> {
@@ -288,3 +292,6 @@ function receivedAtMs(lead: Lead, now: number): number {
   const ms = Date.parse(lead.received_at);
   return Number.isFinite(ms) ? ms : now;
 }
+
+/** Thrown inside a write to roll back its savepoint: this attempt number was recorded already. */
+class AlreadyRecorded extends Error {}
