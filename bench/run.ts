@@ -38,14 +38,14 @@ import {
  * Knobs: BENCH_BACKENDS (comma list of sqlite, bullmq+dynamodb, sqs+dynamodb), BENCH_SECONDS
  * (load duration on sqlite, default 10), BENCH_EMULATED_SECONDS (on the emulated backends,
  * default half of it, at least 3), BENCH_BACKLOG (sqlite drain backlog, default 100000),
- * BENCH_WORKER_CONCURRENCY (the measured worker's, default 64).
+ * BENCH_WORKER_CONCURRENCY (the measured worker's, default 128 as leadgate's own default).
  */
 
 const runStarted = performance.now();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const EMULATED_SECONDS = Number(process.env.BENCH_EMULATED_SECONDS ?? Math.max(3, Math.round(SECONDS / 2)));
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
-const WORKER_CONCURRENCY = process.env.BENCH_WORKER_CONCURRENCY ?? '64';
+const WORKER_CONCURRENCY = process.env.BENCH_WORKER_CONCURRENCY ?? '128';
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'sqlite,bullmq+dynamodb,sqs+dynamodb').split(',').map((s) => s.trim()) as BackendKind[];
 for (const kind of BACKENDS) {
   if (!['sqlite', 'bullmq+dynamodb', 'sqs+dynamodb'].includes(kind)) throw new Error(`BENCH_BACKENDS: unknown backend ${kind}`);

@@ -17,7 +17,9 @@ export const envSchema = z.object({
   LEADGATE_ADMIN_TOKEN: optionalString.describe('bearer token of the admin API; unset = admin API off'),
   LEADGATE_STORE: z.enum(['sqlite', 'dynamodb']).default('sqlite').describe('store backend'),
   LEADGATE_QUEUE: z.enum(['sqlite', 'bullmq', 'sqs']).default('sqlite').describe('queue backend'),
-  LEADGATE_WORKER_CONCURRENCY: int(1, 1024).default(32).describe('deliveries in flight per worker process'),
+  LEADGATE_WORKER_CONCURRENCY: int(1, 1024)
+    .default(128)
+    .describe('deliveries in flight per worker process (CRMs are protected per destination by max_in_flight)'),
   LEADGATE_JOB_LEASE_MS: int(1000, 3_600_000)
     .default(30_000)
     .describe("how long a delivery being worked on stays claimed without renewal: a killed worker's deliveries come back after it (SQLite lease, BullMQ lock, SQS visibility timeout)"),
