@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from '../../domain/ids.js';
 import type { BrandConfig, LeadgateConfig } from '../../domain/config.js';
 import type { NewDelivery } from '../../domain/delivery.js';
 import type { Lead, LeadInput } from '../../domain/lead.js';
@@ -115,14 +115,14 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
     const duplicateOf = await findDuplicate(request, fingerprints, receivedAt - (window ?? 0));
     const destinations = routeLead(deps.config.routes, brand.id, normalised.lead, { duplicate: duplicateOf !== null });
     const lead: Lead = {
-      id: uuidv7(),
+      id: newId(),
       brand: brand.id,
       received_at: new Date(receivedAt).toISOString(),
       status: destinations.length > 0 ? 'routed' : 'unrouted',
       ...normalised.lead,
       ...(duplicateOf !== null ? { duplicate_of: duplicateOf } : {}),
     };
-    const deliveries: NewDelivery[] = destinations.map((destination) => ({ id: uuidv7(), destination }));
+    const deliveries: NewDelivery[] = destinations.map((destination) => ({ id: newId(), destination }));
     const command: IngestCommand = { lead, deliveries };
     if (window !== null && fingerprints.length > 0) {
       command.fingerprints = { values: fingerprints, expiresAt: receivedAt + window };
