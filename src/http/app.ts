@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -20,6 +19,7 @@ import { LEADS_ROUTE, registerLeadsRoute } from './routes/leads.js';
 import { registerOpenApi } from './openapi.js';
 import { registerOverloadProtection, type OverloadOptions } from './overload.js';
 import { createStoreGaugeRefresher } from './store-gauges.js';
+import { installSecurityHeaders } from './security-headers.js';
 
 export interface AppDeps {
   config: LeadgateConfig;
@@ -117,10 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     );
   });
 
-  // A JSON API: no documents to protect with CSP beyond "load nothing, frame nothing".
-  await app.register(helmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-  });
+  installSecurityHeaders(app);
 
   // Preflights carry no credentials, so they are answered for every brand's origins; the
   // POST itself then checks the origin against the brand its key names.
@@ -132,7 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  // After helmet and CORS, so a shed request's 503 still carries their headers.
+  // After the security headers and CORS, so a shed request's 503 still carries them.
   await registerOverloadProtection(app, deps.overload, {
     exempt: ['/health/live', '/metrics'],
     readiness: '/health/ready',

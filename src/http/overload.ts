@@ -60,7 +60,7 @@ const CHECK_NAMES: Record<string, string> = {
 const LOG_EVERY_MS = 10_000;
 
 /**
- * Registers the pressure check as a global onRequest hook. Register it after CORS and helmet,
+ * Registers the pressure check as a global onRequest hook. Register it after CORS and the security headers,
  * so a shed response still carries their headers (a browser can then read the 503).
  */
 export async function registerOverloadProtection(
