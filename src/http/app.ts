@@ -121,11 +121,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Preflights carry no credentials, so they are answered for every brand's origins; the
   // POST itself then checks the origin against the brand its key names.
-  const origins = [...new Set(config.brands.flatMap((b) => b.allowedOrigins))];
+  // Built once: the plugin would otherwise normalise fresh options on every request.
+  const leadsCors = corsOptions([...new Set(config.brands.flatMap((b) => b.allowedOrigins))]);
+  const noCors = { origin: false };
   await app.register(cors, {
     delegator: (req, callback) => {
       const path = (req.url ?? '').split('?')[0];
-      callback(null, path === LEADS_ROUTE ? corsOptions(origins) : { origin: false });
+      callback(null, path === LEADS_ROUTE ? leadsCors : noCors);
     },
   });
 
