@@ -3,6 +3,7 @@ import { Semaphore } from 'redis-semaphore';
 import type { DestinationConfig } from '../domain/config.js';
 import {
   DEFAULT_MAX_WAIT_MS,
+  granted,
   heldRetryAt,
   paceIntervalMs,
   sleep,
@@ -114,15 +115,7 @@ export class RedisDestinationLimits implements DestinationLimits {
       }
       if (wait > 0) await this.sleep(wait);
     }
-    let released = false;
-    return {
-      kind: 'granted',
-      async release() {
-        if (released) return;
-        released = true;
-        await release();
-      },
-    };
+    return granted(release);
   }
 
   /** The client belongs to the container, which closes it. */

@@ -58,7 +58,8 @@ export function heldRetryAt(now: number, waitMs: number, maxWaitMs: number, rand
   return Math.round(now + Math.max(waitMs, maxWaitMs) + random() * maxWaitMs);
 }
 
-const granted = (release: () => void | Promise<void>): LimitDecision => {
+/** A granted slot whose release runs once, however often it is called. */
+export const granted = (release: () => void | Promise<void>): LimitDecision => {
   let released = false;
   return {
     kind: 'granted',

@@ -3,28 +3,13 @@ import type { RetryPolicy } from '../../src/domain/config.js';
 import { decideAttempt, tokenFailure, transformFailure } from '../../src/domain/delivery-decision.js';
 import type { Delivery } from '../../src/domain/delivery.js';
 import type { SendResult } from '../../src/ports/destination-client.js';
+import { pendingDelivery } from '../helpers/deliveries.js';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 const policy: RetryPolicy = { delaysMs: [5_000, 300_000] };
 const half = () => 0.5;
 
-function delivery(overrides: Partial<Delivery> = {}): Delivery {
-  return {
-    id: 'dlv_1',
-    leadId: 'lead_1',
-    destination: 'crm',
-    status: 'pending',
-    attempts: 0,
-    cycleAttempts: 0,
-    lastStatusCode: null,
-    lastError: null,
-    nextAttemptAt: NOW,
-    deliveredAt: null,
-    createdAt: NOW - 1_000,
-    updatedAt: NOW - 1_000,
-    ...overrides,
-  };
-}
+const delivery = (overrides: Partial<Delivery> = {}): Delivery => pendingDelivery(NOW, overrides);
 
 const unauthorized: SendResult = { kind: 'response', statusCode: 401, retryAfterMs: null, body: '', durationMs: 7 };
 const decide401 = (d: Delivery, oauth2: boolean) =>

@@ -3,28 +3,13 @@ import type { RetryPolicy } from '../../src/domain/config.js';
 import { decideAttempt, isRetryableStatus, requestBuildFailure } from '../../src/domain/delivery-decision.js';
 import type { Delivery } from '../../src/domain/delivery.js';
 import type { SendResult } from '../../src/ports/destination-client.js';
+import { pendingDelivery } from '../helpers/deliveries.js';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 const policy: RetryPolicy = { delaysMs: [5_000, 300_000, 1_800_000] }; // 4 attempts
 const half = () => 0.5; // jitter factor 1.0
 
-function delivery(overrides: Partial<Delivery> = {}): Delivery {
-  return {
-    id: 'dlv_1',
-    leadId: 'lead_1',
-    destination: 'crm-main',
-    status: 'pending',
-    attempts: 0,
-    cycleAttempts: 0,
-    lastStatusCode: null,
-    lastError: null,
-    nextAttemptAt: NOW,
-    deliveredAt: null,
-    createdAt: NOW - 1_000,
-    updatedAt: NOW - 1_000,
-    ...overrides,
-  };
-}
+const delivery = (overrides: Partial<Delivery> = {}): Delivery => pendingDelivery(NOW, overrides);
 
 const response = (statusCode: number, extra: Partial<{ retryAfterMs: number | null; body: string }> = {}): SendResult => ({
   kind: 'response',

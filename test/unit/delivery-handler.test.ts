@@ -12,6 +12,7 @@ import type { LeadStore } from '../../src/ports/lead-store.js';
 import { createDeliveryHandler } from '../../src/worker/delivery-handler.js';
 import { createWorker } from '../../src/worker/worker.js';
 import { destination } from '../helpers/config-factories.js';
+import { pendingDelivery } from '../helpers/deliveries.js';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -44,21 +45,7 @@ class FakeStore {
   failWith: Error | null = null;
 
   addDelivery(overrides: Partial<Delivery> = {}): Delivery {
-    const d: Delivery = {
-      id: 'dlv_1',
-      leadId: lead.id,
-      destination: 'crm-main',
-      status: 'pending',
-      attempts: 0,
-      cycleAttempts: 0,
-      lastStatusCode: null,
-      lastError: null,
-      nextAttemptAt: NOW,
-      deliveredAt: null,
-      createdAt: NOW - 1_000,
-      updatedAt: NOW - 1_000,
-      ...overrides,
-    };
+    const d = pendingDelivery(NOW, { leadId: lead.id, destination: 'crm-main', ...overrides });
     this.deliveries.set(d.id, d);
     return d;
   }
