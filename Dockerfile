@@ -27,7 +27,10 @@ RUN npm prune --omit=dev
 
 # ---- runtime: no compilers, no dev dependencies, not root ------------------------------------
 FROM node:22-bookworm-slim AS runtime
+# A smaller young generation: under load V8 would grow it to 32 MB (measured on the api:
+# RSS 197 -> 168 MB at 50 connections, throughput -2 %).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     PORT=3000 \
     HOST=0.0.0.0 \
     LEADGATE_DATA_DIR=/app/data
