@@ -31,8 +31,9 @@ export function describeLeadStoreContract(name: string, factory: () => Promise<L
     });
 
     it('ingest creates the lead and its pending deliveries, readable back', async () => {
-      const command = makeIngest(['crm-main', 'callcenter']);
+      // Before the command is made: its lead was received 1 s before that moment.
       const before = Date.now();
+      const command = makeIngest(['crm-main', 'callcenter']);
       await expect(store.ingest(command)).resolves.toEqual({ kind: 'created', leadId: command.lead.id });
 
       expect(await store.getLead(command.lead.id)).toEqual(command.lead);
