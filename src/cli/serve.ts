@@ -24,19 +24,23 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
   const isDraining = () => draining;
 
   const worker = roles.worker ? await createWorkerRuntime(env, container) : null;
+  // What the api and the worker's metrics listener both need.
+  const listenerDeps = {
+    config,
+    store,
+    queue,
+    queueBackend: env.LEADGATE_QUEUE,
+    metrics,
+    logger,
+    isDraining,
+    readyCheckTimeoutMs: env.LEADGATE_READY_CHECK_TIMEOUT_MS,
+  };
   let app: FastifyInstance | null = null;
   let port = env.PORT;
   if (roles.api) {
     app = await buildApp({
-      config,
-      store,
-      queue,
-      queueBackend: env.LEADGATE_QUEUE,
-      metrics,
-      logger,
+      ...listenerDeps,
       adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
-      isDraining,
-      readyCheckTimeoutMs: env.LEADGATE_READY_CHECK_TIMEOUT_MS,
       demoCrm: container.configSource.isBundledExample,
       breakerState: worker ? (id) => worker.breakers.state(id) : undefined,
       overload: {
@@ -47,16 +51,7 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
     });
   } else if (env.LEADGATE_WORKER_METRICS_PORT !== undefined) {
     // A worker alone has no api; this listener lets Prometheus scrape its delivery metrics.
-    app = await buildOpsApp({
-      config,
-      store,
-      queue,
-      queueBackend: env.LEADGATE_QUEUE,
-      metrics,
-      logger,
-      isDraining,
-      readyCheckTimeoutMs: env.LEADGATE_READY_CHECK_TIMEOUT_MS,
-    });
+    app = await buildOpsApp(listenerDeps);
     port = env.LEADGATE_WORKER_METRICS_PORT;
   }
 
