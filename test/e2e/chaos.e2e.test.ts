@@ -1,19 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliveryLedger, startCluster, type Cluster } from '../helpers/cluster.js';
 import { startFakeCrm, type CrmResponse } from '../helpers/crm-server.js';
 import { API_KEY, e2eConfig } from '../helpers/e2e-config.js';
 import { EXAMPLE_LEAD, getJson, postLead, runConcurrently, waitUntil, type PostResult } from '../helpers/http-client.js';
 import { makeWorkspace } from '../helpers/leadgate-process.js';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 
 /**
  * Chaos on the distributed set-up. Each test counts the leads that got a 202 and the leads the
  * CRM received: none of the first may be missing from the second.
  */
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 // Short lease and sweep so that what a crash leaves behind comes back within seconds.
 const FAST = { LEADGATE_JOB_LEASE_MS: '2000', LEADGATE_SWEEP_INTERVAL_MS: '500', LEADGATE_SWEEP_GRACE_MS: '2000' };

@@ -1,15 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startFakeCrm, type FakeCrm } from '../helpers/crm-server.js';
 import { API_KEY, e2eConfig } from '../helpers/e2e-config.js';
 import { EXAMPLE_LEAD, postLead, runConcurrently, waitUntil } from '../helpers/http-client.js';
 import { makeWorkspace, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 
 /** 2xx means durable: nothing accepted is lost across kill -9 and SIGTERM. */
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 /** A CRM that can be "down" (503) and records which leads it accepted with a 200. */
 async function switchableCrm() {

@@ -1,10 +1,11 @@
 import { Webhook } from 'standardwebhooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startFakeCrm, type FakeCrm } from '../helpers/crm-server.js';
 import { ADMIN_TOKEN, API_KEY, SIGNING_SECRET } from '../helpers/e2e-config.js';
 import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from '../helpers/http-client.js';
 import { makeWorkspace, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
 import { startFakeOAuth2Server, type FakeOAuth2Server } from '../helpers/oauth2-server.js';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 
 /** End to end: `leadgate serve` forwarding to a JSON CRM behind OAuth2 and to a legacy form endpoint. */
 
@@ -13,10 +14,7 @@ const CLIENT_SECRET = 'e2e-client-secret-4f9a1c77';
 const LEGACY_PASSWORD = 'e2e-legacy-password-93b1';
 const LEGACY_BASIC = `Basic ${Buffer.from(`legacy-user:${LEGACY_PASSWORD}`).toString('base64')}`;
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 async function crm(responder?: Parameters<typeof startFakeCrm>[0]): Promise<FakeCrm> {
   const server = await startFakeCrm(responder);

@@ -1,16 +1,14 @@
 import { Webhook } from 'standardwebhooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startFakeCrm, type FakeCrm } from '../helpers/crm-server.js';
 import { ADMIN_TOKEN, API_KEY, SIGNING_SECRET, e2eConfig } from '../helpers/e2e-config.js';
 import { EXAMPLE_LEAD, getJson, postJson, postLead, runConcurrently, waitUntil } from '../helpers/http-client.js';
 import { makeWorkspace, runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 
 /** End to end on the embedded default: `leadgate serve` as a child process, CRMs on loopback. */
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 async function setUp(crms: { crm: FakeCrm; id: string; services?: string[]; delays?: string[] }[]) {
   const workspace = makeWorkspace(e2eConfig(crms.map((c) => ({ id: c.id, url: c.crm.url, services: c.services, delays: c.delays }))));

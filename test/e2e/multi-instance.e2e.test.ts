@@ -1,16 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startCluster, deliveryLedger, type Cluster } from '../helpers/cluster.js';
 import { closedPort, startFakeCrm } from '../helpers/crm-server.js';
 import { API_KEY, e2eConfig } from '../helpers/e2e-config.js';
 import { EXAMPLE_LEAD, getJson, postLead, runConcurrently, waitUntil } from '../helpers/http-client.js';
 import { makeWorkspace } from '../helpers/leadgate-process.js';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 
 /** Several stateless apis and workers sharing DynamoDB and a queue, as on Elastic Beanstalk. */
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 async function setUp(queue: 'bullmq' | 'sqs') {
   const ledger = deliveryLedger();

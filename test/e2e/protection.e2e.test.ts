@@ -1,15 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startFakeCrm, type FakeCrm } from '../helpers/crm-server.js';
 import { ADMIN_TOKEN, API_KEY, e2eConfig, type E2eDestination } from '../helpers/e2e-config.js';
 import { getJson, postJson, postLead, waitUntil } from '../helpers/http-client.js';
 import { makeWorkspace, runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 
 /** Protecting CRMs end to end: the built `leadgate serve`, pause/resume (CLI and admin API), the circuit breaker. */
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 async function crm(): Promise<FakeCrm> {
   const server = await startFakeCrm();

@@ -1,15 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startFakeCrm, type FakeCrm, type RecordedRequest } from '../helpers/crm-server.js';
 import { ADMIN_TOKEN, API_KEY } from '../helpers/e2e-config.js';
 import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from '../helpers/http-client.js';
 import { makeWorkspace, runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 
 /** Routing rules and duplicates end to end: `leadgate serve` as a child process, three CRMs on loopback. */
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 async function crm(): Promise<FakeCrm> {
   const server = await startFakeCrm();
