@@ -119,17 +119,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   installSecurityHeaders(app);
 
-  // Preflights carry no credentials, so they are answered for every brand's origins; the
-  // POST itself then checks the origin against the brand its key names.
-  // Built once: the plugin would otherwise normalise fresh options on every request.
-  const leadsCors = corsOptions([...new Set(config.brands.flatMap((b) => b.allowedOrigins))]);
-  const noCors = { origin: false };
-  await app.register(cors, {
-    delegator: (req, callback) => {
-      const path = (req.url ?? '').split('?')[0];
-      callback(null, path === LEADS_ROUTE ? leadsCors : noCors);
-    },
+  // CORS concerns the ingest endpoint only: every other route (the plugin's catch-all OPTIONS
+  // route included) opts out, so a preflight elsewhere is a 404. Options are static, so the
+  // plugin normalises them once (a per-request delegator cost ~4 % of the ingest path).
+  // Preflights carry no credentials, so they are answered for every brand's origins; the POST
+  // itself then checks the origin against the brand its key names.
+  app.addHook('onRoute', (route) => {
+    // (`config.cors = false` is how @fastify/cors lets a route opt out; its types omit it.)
+    if (route.url !== LEADS_ROUTE) route.config = { ...route.config, cors: false } as typeof route.config;
   });
+  await app.register(cors, corsOptions([...new Set(config.brands.flatMap((b) => b.allowedOrigins))]));
+  // The plugin answers a preflight in its hook; this route only makes OPTIONS /v1/leads exist.
+  app.options(LEADS_ROUTE, { schema: { hide: true } }, (_request, reply) => reply.callNotFound());
 
   // After the security headers and CORS, so a shed request's 503 still carries them.
   await registerOverloadProtection(app, deps.overload, {

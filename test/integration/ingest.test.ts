@@ -156,6 +156,15 @@ describe('POST /v1/leads', () => {
       .set('Origin', 'https://evil.example')
       .set('Access-Control-Request-Method', 'POST');
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    // Only the ingest endpoint speaks CORS: no preflight or CORS header anywhere else.
+    const elsewhere = await request(h.app.server)
+      .options('/health/live')
+      .set('Origin', ORIGIN)
+      .set('Access-Control-Request-Method', 'GET')
+      .expect(404);
+    expect(elsewhere.headers['access-control-allow-origin']).toBeUndefined();
+    const live = await request(h.app.server).get('/health/live').set('Origin', ORIGIN).expect(200);
+    expect(live.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('answers 415, 413 and 400 invalid_json for bodies it cannot read', async () => {
