@@ -13,7 +13,15 @@ export interface SqliteJobQueueOptions {
   onError?: (error: unknown) => void;
 }
 
+// The claim takes due, unleased deliveries oldest first and leases them in one statement, so two
+// workers (even in two processes) never claim the same row while a lease holds.
+const CLAIM = `UPDATE deliveries SET lease_until = ? WHERE id IN (
+    SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+      AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?)
+  RETURNING id, next_attempt_at`;
 const LEASE_OF = 'SELECT lease_until FROM deliveries WHERE id = ?';
+// Only touches the row if this worker's lease still holds it (the lease value is the token).
+const SET_LEASE = 'UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_until = ?';
 const NEXT_DUE = `SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND next_attempt_at > ?
   ORDER BY next_attempt_at LIMIT 1`;
 
@@ -128,7 +136,7 @@ export class SqliteJobQueue implements JobQueue {
     const now = this.now();
     const lease = now + this.leaseMs;
     const claimed = this.database
-      .write('claim', { lease, now, limit: free })
+      .write(() => this.database.statement(CLAIM).all(lease, now, now, free) as Array<{ id: string; next_attempt_at: number }>)
       .then(
         (rows) =>
           this.started(
@@ -217,6 +225,8 @@ export class SqliteJobQueue implements JobQueue {
       | { lease_until: number | null }
       | undefined;
     if (!row || row.lease_until !== claimed.lease) return;
-    await this.database.write('setLease', { deliveryId: claimed.job.deliveryId, leaseUntil, token: claimed.lease });
+    await this.database.write(() =>
+      this.database.statement(SET_LEASE).run(leaseUntil, claimed.job.deliveryId, claimed.lease),
+    );
   }
 }

@@ -11,6 +11,7 @@ import type {
 } from '../../ports/lead-store.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
 import {
+  attemptParams,
   clampLimit,
   decodeCursor,
   encodeCursor,
@@ -27,17 +28,38 @@ export interface SqliteLeadStoreOptions {
   now?: () => number;
 }
 
-/** Expired idempotency keys and fingerprints are pruned every this many ingests. */
+/** Expired idempotency keys are pruned every this many ingests, a bounded batch at a time. */
 const PRUNE_EVERY = 256;
+const PRUNE_BATCH = 500;
 
-/** The reads; every write is an operation of write-ops.ts, run by the writer thread. */
 const SQL = {
+  insertLead: 'INSERT INTO leads (id, brand, status, received_at, data) VALUES (?, ?, ?, ?, ?)',
+  insertDelivery: `INSERT INTO deliveries (id, lead_id, destination, status, attempts, cycle_attempts,
+      next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, 0, ?, ?, ?)`,
+  getKey: 'SELECT body_hash, lead_id, expires_at FROM idempotency_keys WHERE brand = ? AND key = ?',
+  upsertKey: `INSERT INTO idempotency_keys (brand, key, body_hash, lead_id, expires_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (brand, key) DO UPDATE SET body_hash = excluded.body_hash, lead_id = excluded.lead_id,
+      expires_at = excluded.expires_at`,
+  pruneKeys: `DELETE FROM idempotency_keys WHERE rowid IN
+      (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
+  insertFingerprint: 'INSERT INTO lead_fingerprints (fingerprint, received_at, lead_id, expires_at) VALUES (?, ?, ?, ?)',
   latestFingerprint: `SELECT lead_id, received_at FROM lead_fingerprints WHERE fingerprint = ? AND received_at >= ?
       ORDER BY received_at DESC, lead_id DESC LIMIT 1`,
+  pruneFingerprints: `DELETE FROM lead_fingerprints WHERE rowid IN
+      (SELECT rowid FROM lead_fingerprints WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
   getLead: 'SELECT data FROM leads WHERE id = ?',
   getDelivery: 'SELECT * FROM deliveries WHERE id = ?',
   deliveriesOfLead: 'SELECT * FROM deliveries WHERE lead_id = ? ORDER BY id',
   attemptsOf: 'SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number',
+  insertAttempt: `INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error_class,
+      error, response_body, outcome) VALUES (@delivery_id, @number, @started_at, @duration_ms, @status_code,
+      @error_class, @error, @response_body, @outcome)`,
+  applyAttempt: `UPDATE deliveries SET attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
+      last_status_code = ?, last_error = ?, status = ?, next_attempt_at = ?, delivered_at = ?, lease_until = NULL,
+      updated_at = ? WHERE id = ? AND status = 'pending'`,
+  // delivered_at goes back to NULL: a replayed delivery is pending again until it is delivered again.
+  replayById: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_attempts = 0, lease_until = NULL,
+      delivered_at = NULL, updated_at = ? WHERE id = ? RETURNING *`,
   findDue: `SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
       ORDER BY next_attempt_at LIMIT ?`,
   stats: `SELECT destination,
@@ -46,6 +68,8 @@ const SQL = {
         MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest
       FROM deliveries WHERE status IN ('pending', 'dead') GROUP BY destination ORDER BY destination`,
   ping: 'SELECT 1',
+  setPaused: `INSERT INTO destination_state (destination, paused, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (destination) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at`,
   paused: 'SELECT destination FROM destination_state WHERE paused = 1 ORDER BY destination',
 } as const;
 
@@ -71,24 +95,44 @@ export class SqliteLeadStore implements LeadStore {
   }
 
   /**
-   * The key check and the inserts run in one transaction (write-ops.ts `ingest`), so
-   * `in_flight` never arises here: even two ingests in the same batch give one `created` and
-   * one `replayed`.
+   * The key check and the inserts run in one transaction. SQLite serialises writers and this
+   * process runs each write to completion, so a second request with the same key always sees
+   * the first one committed or not started: `in_flight` never arises here (even two ingests
+   * in the same batch give one `created` and one `replayed`).
    */
   ingest(command: IngestCommand): Promise<IngestResult> {
     const { lead, deliveries, idempotency, fingerprints } = command;
-    const now = this.now();
-    return this.database.write('ingest', {
-      leadId: lead.id,
-      brand: lead.brand,
-      status: lead.status,
-      receivedAt: receivedAtMs(lead, now),
-      data: JSON.stringify(lead),
-      deliveries,
-      ...(idempotency ? { idempotency } : {}),
-      ...(fingerprints ? { fingerprints } : {}),
-      now,
-      prune: ++this.ingests % PRUNE_EVERY === 0,
+    const prune = ++this.ingests % PRUNE_EVERY === 0;
+    return this.database.write((): IngestResult => {
+      const now = this.now();
+      if (prune) {
+        this.stmt('pruneKeys').run(now);
+        this.stmt('pruneFingerprints').run(now);
+      }
+      if (idempotency) {
+        const row = this.stmt('getKey').get(lead.brand, idempotency.key) as
+          | { body_hash: string; lead_id: string; expires_at: number }
+          | undefined;
+        if (row && row.expires_at > now) {
+          return row.body_hash === idempotency.bodyHash
+            ? { kind: 'replayed', leadId: row.lead_id }
+            : { kind: 'key_reused' };
+        }
+      }
+      const receivedAt = receivedAtMs(lead, now);
+      this.stmt('insertLead').run(lead.id, lead.brand, lead.status, receivedAt, JSON.stringify(lead));
+      const insertDelivery = this.stmt('insertDelivery');
+      for (const delivery of deliveries) {
+        insertDelivery.run(delivery.id, lead.id, delivery.destination, receivedAt, now, now);
+      }
+      if (idempotency) {
+        this.stmt('upsertKey').run(lead.brand, idempotency.key, idempotency.bodyHash, lead.id, idempotency.expiresAt);
+      }
+      if (fingerprints) {
+        const insertFingerprint = this.stmt('insertFingerprint');
+        for (const value of fingerprints.values) insertFingerprint.run(value, receivedAt, lead.id, fingerprints.expiresAt);
+      }
+      return { kind: 'created', leadId: lead.id };
     });
   }
 
@@ -154,18 +198,53 @@ export class SqliteLeadStore implements LeadStore {
    * leaves everything as it is and gives false. Clears the queue's lease.
    */
   recordAttempt(result: AttemptResult): Promise<boolean> {
-    return this.database.write('recordAttempt', { ...result, now: this.now() });
+    const { attempt } = result;
+    // Two statements on the hot path of the worker: the delivery moves on if it is still
+    // pending, then its attempt is inserted unless that number is already recorded — in which
+    // case AlreadyRecorded rolls this write's savepoint back and the answer is false.
+    return this.database
+      .write(() => {
+        const deliveredAt = result.status === 'delivered' ? attempt.startedAt + attempt.durationMs : null;
+        const changes = this.stmt('applyAttempt').run(
+          attempt.statusCode,
+          attempt.error,
+          result.status,
+          result.status === 'pending' ? result.nextAttemptAt : null,
+          deliveredAt,
+          this.now(),
+          attempt.deliveryId,
+        ).changes;
+        if (changes !== 1) return false;
+        if (this.stmt('insertAttempt').run(attemptParams(attempt)).changes === 0) throw new AlreadyRecorded();
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof AlreadyRecorded) return false;
+        throw error;
+      });
   }
 
-  async replay(selector: ReplaySelector): Promise<Delivery[]> {
-    const now = this.now();
-    const rows = await this.database.write(
-      'replay',
-      'deliveryId' in selector
-        ? { deliveryId: selector.deliveryId, now }
-        : { destination: selector.destination, since: selector.since, until: selector.until, now },
-    );
-    return rows.map(toDelivery).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  replay(selector: ReplaySelector): Promise<Delivery[]> {
+    return this.database.write(() => {
+      const now = this.now();
+      if ('deliveryId' in selector) {
+        return (this.stmt('replayById').all(now, now, selector.deliveryId) as DeliveryRow[]).map(toDelivery);
+      }
+      const where = ["destination = ?", "status = 'dead'"];
+      const params: unknown[] = [selector.destination];
+      if (selector.since !== undefined) {
+        where.push('updated_at >= ?');
+        params.push(selector.since);
+      }
+      if (selector.until !== undefined) {
+        where.push('updated_at <= ?');
+        params.push(selector.until);
+      }
+      const sql = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_attempts = 0,
+          lease_until = NULL, delivered_at = NULL, updated_at = ? WHERE ${where.join(' AND ')} RETURNING *`;
+      const rows = this.database.statement(sql).all(now, now, ...params) as DeliveryRow[];
+      return rows.map(toDelivery).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    });
   }
 
   async findDue(now: number, limit: number): Promise<Delivery[]> {
@@ -188,7 +267,7 @@ export class SqliteLeadStore implements LeadStore {
   }
 
   async setDestinationPaused(destination: string, paused: boolean): Promise<void> {
-    await this.database.write('setPaused', { destination, paused, now: this.now() });
+    await this.database.write(() => this.stmt('setPaused').run(destination, paused ? 1 : 0, this.now()));
   }
 
   async pausedDestinations(): Promise<string[]> {
@@ -214,3 +293,5 @@ function receivedAtMs(lead: Lead, now: number): number {
   return Number.isFinite(ms) ? ms : now;
 }
 
+/** Thrown inside a write to roll back its savepoint: this attempt number was recorded already. */
+class AlreadyRecorded extends Error {}
