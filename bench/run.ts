@@ -46,7 +46,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const EMULATED_SECONDS = Number(process.env.BENCH_EMULATED_SECONDS ?? Math.max(3, Math.round(SECONDS / 2)));
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
 /** The NODE_OPTIONS of the Dockerfile and .ebextensions/01-environment.config. */
-const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=4';
+const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=4 --max-old-space-size=512';
 const WORKER_CONCURRENCY = process.env.BENCH_WORKER_CONCURRENCY ?? '128';
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'sqlite,bullmq+dynamodb,sqs+dynamodb').split(',').map((s) => s.trim()) as BackendKind[];
 for (const kind of BACKENDS) {
