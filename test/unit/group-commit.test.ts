@@ -53,6 +53,21 @@ describe('SqliteDatabase group commit', () => {
     expect(db.db.prepare('SELECT id FROM t ORDER BY id').pluck().all()).toEqual([1, 4]);
   });
 
+  it('runs each write once when none fails; after a failure, the batch again with a savepoint each', async () => {
+    const calls = [0, 0, 0];
+    const counted = (i: number, id: number, v: string | null) => () => {
+      calls[i]! += 1;
+      return insert(id, v)();
+    };
+    await Promise.all([db.write(counted(0, 1, 'a')), db.write(counted(1, 2, 'b'))]);
+    expect(calls).toEqual([1, 1, 0]);
+    const outcomes = await Promise.allSettled([db.write(counted(0, 3, 'c')), db.write(counted(2, 4, null)), db.write(counted(1, 5, 'e'))]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    // The optimistic run stopped at the failing write (the third never ran), then all three ran isolated.
+    expect(calls).toEqual([3, 2, 2]);
+    expect(db.db.prepare('SELECT id FROM t ORDER BY id').pluck().all()).toEqual([1, 2, 3, 5]);
+  });
+
   it('resolves only after COMMIT', async () => {
     const inTransaction = await db.write(insert(1, 'a')).then(() => db.db.inTransaction);
     expect(inTransaction).toBe(false);

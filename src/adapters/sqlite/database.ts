@@ -104,8 +104,9 @@ export class SqliteDatabase {
   /**
    * Queues a synchronous write. All writes queued in one event-loop turn run in one
    * transaction on the next `setImmediate`; each resolves with its own result only after
-   * COMMIT returned (the durability point), or rejects alone if its own `fn` throws (each
-   * runs in its own SAVEPOINT). `fn` must be synchronous: it runs inside the transaction.
+   * COMMIT returned (the durability point), or rejects alone if its own `fn` throws (its
+   * writes undone, the others' kept). `fn` must be synchronous (it runs inside the transaction)
+   * and touch nothing but the database: when a write in the batch throws, the batch runs again.
    */
   write<T>(fn: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new DatabaseClosedError());
@@ -160,10 +161,42 @@ export class SqliteDatabase {
       return;
     }
 
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let outcomes: Outcome[];
     try {
-      this.statement('BEGIN IMMEDIATE').run();
+      outcomes = this.transaction(batch, false) ?? this.transaction(batch, true)!;
+    } catch (error) {
+      // BEGIN or COMMIT failed (e.g. busy past busy_timeout, disk full): nothing is durable.
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    batch.forEach((write, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.error);
+    });
+  }
+
+  /**
+   * Runs the batch in one transaction. Optimistic first (`isolated` false): no savepoints, which
+   * measured ~25 % more ingests/s, since a SAVEPOINT and a RELEASE per write cost about as much
+   * as the write itself. If a write throws there, the whole transaction is rolled back and the
+   * answer is null; the caller then runs the batch again with each write in its own savepoint,
+   * so the failing one is undone alone. A write that throws is rare (a constraint violated, an
+   * attempt recorded twice); running the others twice is harmless, as the first run was rolled
+   * back. Throws only when BEGIN, a savepoint or COMMIT fails.
+   */
+  private transaction(batch: QueuedWrite[], isolated: boolean): Outcome[] | null {
+    const outcomes: Outcome[] = [];
+    let writing = false;
+    this.statement('BEGIN IMMEDIATE').run();
+    try {
       for (const write of batch) {
+        if (!isolated) {
+          writing = true;
+          outcomes.push({ ok: true, value: write.fn() });
+          writing = false;
+          continue;
+        }
         this.statement('SAVEPOINT w').run();
         try {
           const value = write.fn();
@@ -177,19 +210,16 @@ export class SqliteDatabase {
       }
       this.statement('COMMIT').run();
       this.commits += 1;
+      return outcomes;
     } catch (error) {
-      // BEGIN or COMMIT failed (e.g. busy past busy_timeout, disk full): nothing is durable.
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      for (const write of batch) write.reject(error);
-      return;
+      if (writing) return null;
+      throw error;
     }
-    batch.forEach((write, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) write.resolve(outcome.value);
-      else write.reject(outcome.error);
-    });
   }
 }
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Opens (creating it if needed) `<dataDir>/leadgate.db`. Call `migrate()` before use. */
 export function openSqliteDatabase(dataDir: string, options: SqliteDatabaseOptions = {}): SqliteDatabase {

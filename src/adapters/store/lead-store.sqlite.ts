@@ -201,7 +201,7 @@ export class SqliteLeadStore implements LeadStore {
     const { attempt } = result;
     // Two statements on the hot path of the worker: the delivery moves on if it is still
     // pending, then its attempt is inserted unless that number is already recorded — in which
-    // case AlreadyRecorded rolls this write's savepoint back and the answer is false.
+    // case AlreadyRecorded undoes this write (database.ts) and the answer is false.
     return this.database
       .write(() => {
         const deliveredAt = result.status === 'delivered' ? attempt.startedAt + attempt.durationMs : null;
@@ -293,5 +293,5 @@ function receivedAtMs(lead: Lead, now: number): number {
   return Number.isFinite(ms) ? ms : now;
 }
 
-/** Thrown inside a write to roll back its savepoint: this attempt number was recorded already. */
+/** Thrown inside a write to undo it: this attempt number was recorded already. */
 class AlreadyRecorded extends Error {}
