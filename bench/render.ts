@@ -5,6 +5,8 @@ import type { BackendResult, HistoryEntry, LoadFigures, Results } from './types.
 const n = (value: number | null | undefined): string =>
   value === null || value === undefined || Number.isNaN(value) ? '–' : value.toLocaleString('en');
 const ms = (value: number | null | undefined): string => `${n(value)} ms`;
+/** Older results.json entries have no CPU figures. */
+const us = (value: number | null | undefined): string => (value === null || value === undefined ? '–' : `${n(value)} µs`);
 const label = (r: BackendResult): string => `${r.backend}${r.indicative ? ' *(indicative: emulator)*' : ''}`;
 const lat = (f: LoadFigures): string => `${ms(f.p50Ms)} / ${ms(f.p99Ms)} / ${ms(f.maxMs)}`;
 const failures = (f: LoadFigures): string => n(f.non2xx + f.errors + f.timeouts);
@@ -47,12 +49,16 @@ ${out.targets.map((t) => `| ${t.label} | ${t.detail} | ${t.met ? '**met**' : '**
 
 After a ${out.settings.warmupSeconds} s warm-up of each. Latency p50 / p99 / max.
 
-| backend | duration | leadgate req/s | ceiling req/s | ratio | leadgate latency | ceiling latency | leadgate non-2xx / errors |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+*CPU / request*: the process's CPU time (user + system, all threads, from /proc) during the
+run ÷ the requests it answered; it does not depend on how busy the machine was, so it is the
+figure to size instances with (README, Capacity).
+
+| backend | duration | leadgate req/s | ceiling req/s | ratio | leadgate latency | ceiling latency | CPU / request: leadgate (ceiling) | leadgate non-2xx / errors |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${results
   .map(
     (r) =>
-      `| ${label(r)} | ${r.ingest.seconds} s | ${n(r.ingest.leadgate.reqPerSec)} | ${n(r.ingest.ceiling.reqPerSec)} | ${Math.round(r.ingest.ratio * 100)} % | ${lat(r.ingest.leadgate)} | ${lat(r.ingest.ceiling)} | ${failures(r.ingest.leadgate)} |`,
+      `| ${label(r)} | ${r.ingest.seconds} s | ${n(r.ingest.leadgate.reqPerSec)} | ${n(r.ingest.ceiling.reqPerSec)} | ${Math.round(r.ingest.ratio * 100)} % | ${lat(r.ingest.leadgate)} | ${lat(r.ingest.ceiling)} | ${us(r.ingest.leadgateCpuUsPerRequest)} (${us(r.ingest.ceilingCpuUsPerRequest)}) | ${failures(r.ingest.leadgate)} |`,
   )
   .join('\n')}`);
 
@@ -76,12 +82,12 @@ last delivery (start-up included); *deliveries/s* is delivered ÷ (last receipt 
 *CRM alone* is the drain's ceiling: autocannon straight at the same loopback CRM, as many
 connections as the worker's concurrency, 3 s, just before the drain.
 
-| backend | backlog | built by | worker ready | delivered | drain time | deliveries/s (from spawn) | CRM alone | duplicates |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| backend | backlog | built by | worker ready | delivered | drain time | deliveries/s (from spawn) | worker CPU / delivery | CRM alone | duplicates |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${results
   .map(
     (r) =>
-      `| ${label(r)} | ${n(r.drain.backlog)} | ${r.drain.backlogSource} | ${r.drain.workerReadyS} s | ${n(r.drain.delivered)} | ${r.drain.complete ? `${r.drain.drainS} s` : `not drained in ${r.drain.limitS} s`} | ${n(r.drain.deliveriesPerSec)} (${n(r.drain.deliveriesPerSecFromSpawn)}) | ${n(r.drain.crmCeiling.reqPerSec)} req/s | ${n(r.drain.requests - r.drain.delivered)} |`,
+      `| ${label(r)} | ${n(r.drain.backlog)} | ${r.drain.backlogSource} | ${r.drain.workerReadyS} s | ${n(r.drain.delivered)} | ${r.drain.complete ? `${r.drain.drainS} s` : `not drained in ${r.drain.limitS} s`} | ${n(r.drain.deliveriesPerSec)} (${n(r.drain.deliveriesPerSecFromSpawn)}) | ${us(r.drain.cpuUsPerDelivery)} | ${n(r.drain.crmCeiling.reqPerSec)} req/s | ${n(r.drain.requests - r.drain.delivered)} |`,
   )
   .join('\n')}
 

@@ -11,6 +11,7 @@ import { runEndToEnd } from './sender.js';
 import {
   REPO,
   autocannon,
+  cpuSeconds,
   killChildren,
   postArgs,
   round,
@@ -140,10 +141,14 @@ async function measure(kind: BackendKind, ceiling: { url: string; pid: number })
     const warm = await autocannon(['-c', String(CONNECTIONS), '-d', String(WARMUP_SECONDS), ...args]);
     log(`${name}: throughput at ${CONNECTIONS} connections, ${S} s, ceiling then leadgate`);
     const ceilingSampler = sampleRss(ceiling.pid);
+    const ceilingCpu = cpuSeconds(ceiling.pid);
     const ceilingMax = await autocannon(['-c', String(CONNECTIONS), '-d', S, ...ceilingArgs]);
+    const ceilingCpuS = cpuSeconds(ceiling.pid) - ceilingCpu;
     const ceilingLoadedMb = ceilingSampler.stop();
     const apiSampler = sampleRss(api.child.pid!);
+    const apiCpu = cpuSeconds(api.child.pid!);
     const apiMax = await autocannon(['-c', String(CONNECTIONS), '-d', S, ...args]);
+    const apiCpuS = cpuSeconds(api.child.pid!) - apiCpu;
     log(`${name}: ${Math.round(apiMax.requests.average)} req/s (ceiling ${Math.round(ceilingMax.requests.average)})`);
     log(`${name}: latency at ${plan.fixedRate} req/s, ${S} s, ceiling then leadgate`);
     const ceilingFixed = await autocannon(['-c', String(CONNECTIONS), '-R', String(plan.fixedRate), '-d', S, ...ceilingArgs]);
@@ -182,6 +187,7 @@ async function measure(kind: BackendKind, ceiling: { url: string; pid: number })
     const readyS = (performance.now() - spawnedAt) / 1000;
     const workerSampler = sampleRss(worker.child.pid!);
     const complete = await crm.waitFor(backlog, plan.drainLimitS * 1000);
+    const workerCpuS = cpuSeconds(worker.child.pid!); // start-up included (~0.3 s of CPU)
     const workerLoadedMb = workerSampler.stop();
     const delivered = crm.delivered();
     const endAt = complete ? crm.lastAt() : performance.now();
@@ -202,6 +208,7 @@ async function measure(kind: BackendKind, ceiling: { url: string; pid: number })
       drainS: round(drainS, 2),
       deliveriesPerSec: activeS > 0 ? Math.round(delivered / activeS) : 0,
       deliveriesPerSecFromSpawn: Math.round(delivered / drainS),
+      cpuUsPerDelivery: delivered > 0 ? Math.round((workerCpuS * 1e6) / delivered) : null,
     };
 
     // 3. End to end at a steady rate: `leadgate serve` (embedded) or `leadgate api` + the worker.
@@ -252,6 +259,8 @@ async function measure(kind: BackendKind, ceiling: { url: string; pid: number })
         leadgate: figures(apiMax),
         ceiling: figures(ceilingMax),
         ratio: round(apiMax.requests.average / ceilingMax.requests.average, 3),
+        leadgateCpuUsPerRequest: Math.round((apiCpuS * 1e6) / Math.max(1, apiMax.requests.total)),
+        ceilingCpuUsPerRequest: Math.round((ceilingCpuS * 1e6) / Math.max(1, ceilingMax.requests.total)),
       },
       fixedRate: { rate: plan.fixedRate, seconds: plan.seconds, connections: CONNECTIONS, leadgate: figures(apiFixed), ceiling: figures(ceilingFixed) },
       drain,

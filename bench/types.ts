@@ -35,7 +35,16 @@ export interface BackendResult {
     warmupSeconds: number;
   };
   /** `leadgate api` and the ceiling, autocannon at 50 connections, same duration, one after the other. */
-  ingest: { seconds: number; connections: number; leadgate: LoadFigures; ceiling: LoadFigures; ratio: number };
+  ingest: {
+    seconds: number;
+    connections: number;
+    leadgate: LoadFigures;
+    ceiling: LoadFigures;
+    ratio: number;
+    /** CPU (user + system, all threads) of the process during the run ÷ requests it answered. */
+    leadgateCpuUsPerRequest?: number;
+    ceilingCpuUsPerRequest?: number;
+  };
   /** Both at a fixed overall rate (autocannon -R, coordinated omission corrected). */
   fixedRate: { rate: number; seconds: number; connections: number; leadgate: LoadFigures; ceiling: LoadFigures };
   drain: {
@@ -59,6 +68,8 @@ export interface BackendResult {
     deliveriesPerSec: number;
     /** Delivered / drainS (start-up included). */
     deliveriesPerSecFromSpawn: number;
+    /** The worker's CPU from spawn to the last receipt ÷ delivered (start-up included). */
+    cpuUsPerDelivery?: number | null;
   };
   endToEnd: E2eResult & { processes: string };
   rss: {
