@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openSqliteDatabase } from '../src/adapters/sqlite/database.js';
+import { SqliteLeadStore } from '../src/adapters/store/lead-store.sqlite.js';
+import type { IngestCommand } from '../src/ports/lead-store.js';
+import { newId } from '../src/domain/ids.js';
+import { LEAD_EXAMPLE } from '../src/http/schemas/lead-example.js';
+
+/**
+ * `npm run bench:store`: CPU per ingest of the SQLite store alone (no HTTP), in batches of 25
+ * concurrent ingests, about what one group commit takes under 50 connections. CPU time, not
+ * wall time, so it barely depends on what else the machine is doing: the figure to compare
+ * two versions of the write path with.
+ */
+
+const BATCHES = Number(process.env.BENCH_STORE_BATCHES ?? 2000);
+const BATCH_SIZE = 25;
+
+function command(): IngestCommand {
+  const id = newId();
+  return {
+    lead: { id, brand: 'merciplus', received_at: new Date().toISOString(), status: 'routed', ...LEAD_EXAMPLE },
+    deliveries: [{ id: newId(), destination: 'crm-main' }],
+  };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'leadgate-bench-store-'));
+// Compiled to .tools-build/bench/: the repository's migrations are two levels up.
+const migrationsDir = fileURLToPath(new URL('../../migrations/sqlite/', import.meta.url));
+const store = new SqliteLeadStore(openSqliteDatabase(dir, { migrationsDir }));
+try {
+  await store.migrate();
+  const batch = () => Promise.all(Array.from({ length: BATCH_SIZE }, () => store.ingest(command())));
+  for (let i = 0; i < 200; i++) await batch(); // warm-up: JIT, page cache, WAL
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  for (let i = 0; i < BATCHES; i++) await batch();
+  const cpu = process.cpuUsage(cpuBefore);
+  const ingests = BATCHES * BATCH_SIZE;
+  const perIngest = (micros: number) => (micros / ingests).toFixed(1);
+  console.log(
+    `${ingests} ingests in batches of ${BATCH_SIZE}: ${perIngest(cpu.user + cpu.system)} µs CPU per ingest ` +
+      `(user ${perIngest(cpu.user)}, system ${perIngest(cpu.system)}), ${perIngest((performance.now() - started) * 1000)} µs wall`,
+  );
+} finally {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+}
