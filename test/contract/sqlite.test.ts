@@ -7,7 +7,7 @@ import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqli
 import { SqliteLeadStore } from '../../src/adapters/store/lead-store.sqlite.js';
 import type { Job } from '../../src/ports/job-queue.js';
 import { describeJobQueueContract } from './job-queue.contract.js';
-import { deferred, makeIngest } from './fixtures.js';
+import { attemptResult, deferred, makeIngest } from './fixtures.js';
 import { describeLeadStoreContract } from './lead-store.contract.js';
 
 const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'leadgate-'));
@@ -167,6 +167,29 @@ describe('sqlite adapters: specifics', () => {
     expect(count()).toBe(2);
     await store.ingest(makeIngest([]));
     expect(count()).toBe(1);
+  });
+
+  it('an attempt recorded twice in one batch undoes only itself: the batch around it commits once', async () => {
+    const { db } = open();
+    const store = new SqliteLeadStore(db);
+    await store.migrate();
+    const first = makeIngest(['crm-main']);
+    await store.ingest(first);
+    const deliveryId = first.deliveries[0]!.id;
+    const others = [makeIngest(['crm-main']), makeIngest(['crm-main'])];
+    const commitsBefore = db.commits;
+    // One event-loop turn, so one batch: the second recordAttempt throws inside the batch.
+    const [a, recorded, again, b] = await Promise.all([
+      store.ingest(others[0]!),
+      store.recordAttempt(attemptResult(deliveryId, 1, 'delivered')),
+      store.recordAttempt(attemptResult(deliveryId, 1, 'delivered')),
+      store.ingest(others[1]!),
+    ]);
+    expect([a.kind, recorded, again, b.kind]).toEqual(['created', true, false, 'created']);
+    expect(db.commits - commitsBefore).toBe(1);
+    expect(await store.listAttempts(deliveryId)).toHaveLength(1);
+    expect(await store.getDelivery(deliveryId)).toMatchObject({ status: 'delivered', attempts: 1 });
+    for (const command of others) expect(await store.listDeliveriesOfLead(command.lead.id)).toHaveLength(1);
   });
 
   it('the store and queue close the shared connection when the last one closes', async () => {
