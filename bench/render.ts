@@ -50,8 +50,9 @@ ${out.targets.map((t) => `| ${t.label} | ${t.detail} | ${t.met ? '**met**' : '**
 After a ${out.settings.warmupSeconds} s warm-up of each. Latency p50 / p99 / max.
 
 *CPU / request*: the process's CPU time (user + system, all threads, from /proc) during the
-run ÷ the requests it answered; it does not depend on how busy the machine was, so it is the
-figure to size instances with (README, Capacity).
+run ÷ the requests it answered. It depends much less than req/s on what else runs on the
+machine (it still moves by ~25 % between runs here), so it is the figure to size instances
+with (README, Capacity).
 
 | backend | duration | leadgate req/s | ceiling req/s | ratio | leadgate latency | ceiling latency | CPU / request: leadgate (ceiling) | leadgate non-2xx / errors |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
