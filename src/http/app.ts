@@ -120,7 +120,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installSecurityHeaders(app);
 
   // CORS concerns the ingest endpoint only: every other route (the plugin's catch-all OPTIONS
-  // route included) opts out, so a preflight elsewhere is a 404. Options are static, so the
+  // route included, and the 404 handler: error-handler.ts) opts out, so a preflight elsewhere
+  // is a plain 404. Options are static, so the
   // plugin normalises them once (a per-request delegator cost ~4 % of the ingest path).
   // Preflights carry no credentials, so they are answered for every brand's origins; the POST
   // itself then checks the origin against the brand its key names.

@@ -178,7 +178,10 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
 
 export function installErrorHandling(app: FastifyInstance, onRejected?: RejectionListener): void {
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error, onRejected));
-  app.setNotFoundHandler((request, reply) => {
+  // `cors: false`, as on every route but the ingest one (app.ts): a 404 carries no CORS headers.
+  // Fastify passes `config` on to the handler's routeOptions; its types only list the hooks.
+  const notFoundOptions: object = { config: { cors: false } };
+  app.setNotFoundHandler(notFoundOptions, (request, reply) => {
     void reply.code(404).type('application/json; charset=utf-8').send({ error: 'not_found', message: 'Not found' });
   });
 }

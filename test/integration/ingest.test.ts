@@ -165,6 +165,8 @@ describe('POST /v1/leads', () => {
     expect(elsewhere.headers['access-control-allow-origin']).toBeUndefined();
     const live = await request(h.app.server).get('/health/live').set('Origin', ORIGIN).expect(200);
     expect(live.headers['access-control-allow-origin']).toBeUndefined();
+    const unknown = await request(h.app.server).post('/v1/leadz').set('Origin', ORIGIN).send({}).expect(404);
+    expect(unknown.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('answers 415, 413 and 400 invalid_json for bodies it cannot read', async () => {
