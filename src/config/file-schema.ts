@@ -1,4 +1,4 @@
-import { isSupportedCountry } from 'libphonenumber-js';
+import { isSupportedCountry } from 'libphonenumber-js/max';
 import jsonata from 'jsonata';
 import { z } from 'zod';
 import { DEFAULT_RETRY_DELAYS, parseDuration } from '../domain/retry.js';
