@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openSqliteDatabase } from '../src/adapters/sqlite/database.js';
-import { SqliteLeadStore } from '../src/adapters/store/lead-store.sqlite.js';
+import { SqliteLeadStore } from '../src/adapters/sqlite/lead-store.js';
 import type { IngestCommand } from '../src/ports/lead-store.js';
 import { newId } from '../src/domain/ids.js';
 import { LEAD_EXAMPLE } from '../src/http/schemas/lead-example.js';

@@ -19,7 +19,7 @@ const root = join(import.meta.dirname, '..');
 const TABLES_FILE = join(root, 'migrations/dynamodb/tables.json');
 export const TEMPLATE_FILE = join(root, 'deploy/cloudformation/leadgate.yaml');
 
-// Receives before SQS moves a message to the DLQ: the value src/adapters/queue/
+// Receives before SQS moves a message to the DLQ: the value src/adapters/sqs/
 // job-queue.sqs.migrate.ts gives emulators, far above the default schedule's 8 receives.
 const MAX_RECEIVE_COUNT = 20;
 // A retry reuses its message (visibility set to the retry time), and the default schedule
@@ -186,7 +186,7 @@ export function renderTemplate(tables = JSON.parse(readFileSync(TABLES_FILE, 'ut
                 Version: '2012-10-17',
                 Statement: [
                   {
-                    // What src/adapters/queue/job-queue.sqs*.ts calls (batch calls authorise as
+                    // What src/adapters/sqs/*.ts calls (batch calls authorise as
                     // their single forms); CreateQueue and GetQueueAttributes are migrate's check.
                     // Nothing on the DLQ: only SQS writes there, and replay goes through the store.
                     Sid: 'DeliveryQueue',
@@ -210,7 +210,7 @@ export function renderTemplate(tables = JSON.parse(readFileSync(TABLES_FILE, 'ut
                 Version: '2012-10-17',
                 Statement: [
                   {
-                    // What src/adapters/store/dynamodb/ calls (TransactWriteItems authorises as
+                    // What src/adapters/dynamodb/ calls (TransactWriteItems authorises as
                     // the Put/Update/Delete it holds).
                     Sid: 'Items',
                     Effect: 'Allow',

@@ -1,17 +1,18 @@
 import type { Env } from './config/env.js';
 import { loadConfigFile, resolveConfigPath, type ConfigSource } from './config/load-config.js';
-import { HttpDestinationClient } from './adapters/destinations/http-client.js';
-import { OAuth2TokenProvider } from './adapters/destinations/oauth2-token.js';
-import { SqliteJobQueue } from './adapters/queue/job-queue.sqlite.js';
+import { HttpDestinationClient } from './adapters/http/destination-client.js';
+import { OAuth2TokenProvider } from './adapters/http/oauth2-token.js';
+import { SqliteJobQueue } from './adapters/sqlite/job-queue.js';
 import { openSqliteDatabase } from './adapters/sqlite/database.js';
-import { SqliteLeadStore } from './adapters/store/lead-store.sqlite.js';
+import { SqliteLeadStore } from './adapters/sqlite/lead-store.js';
 import type { LeadgateConfig } from './domain/config.js';
 import { errorSummary } from './observability/error-summary.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import type { JobQueue } from './ports/job-queue.js';
 import type { LeadStore } from './ports/lead-store.js';
-import { MemoryDestinationLimits, type DestinationLimits } from './worker/destination-limits.js';
+import { MemoryDestinationLimits } from './adapters/memory/destination-limits.js';
+import type { DestinationLimits } from './ports/destination-limits.js';
 
 /** The composition root: config → adapters → typed dependencies. Nothing else picks adapters. */
 export interface Container {
@@ -76,7 +77,7 @@ async function openStore(env: Env): Promise<LeadStore> {
   if (env.LEADGATE_STORE === 'sqlite') return new SqliteLeadStore(openSqliteDatabase(env.LEADGATE_DATA_DIR));
   const [{ DynamoDBClient }, { DynamoLeadStore }] = await Promise.all([
     import('@aws-sdk/client-dynamodb'),
-    import('./adapters/store/dynamodb/lead-store.dynamodb.js'),
+    import('./adapters/dynamodb/lead-store.js'),
   ]);
   return new DynamoLeadStore({
     client: new DynamoDBClient({
@@ -91,12 +92,12 @@ async function openStore(env: Env): Promise<LeadStore> {
 
 async function openQueue(env: Env, onError: (err: unknown) => void): Promise<JobQueue> {
   if (env.LEADGATE_QUEUE === 'bullmq') {
-    const { BullmqJobQueue } = await import('./adapters/queue/job-queue.bullmq.js');
+    const { BullmqJobQueue } = await import('./adapters/bullmq/job-queue.js');
     return new BullmqJobQueue({ redisUrl: env.REDIS_URL!, onError, lockDurationMs: env.LEADGATE_JOB_LEASE_MS });
   }
   const [{ SQSClient }, { SqsJobQueue }] = await Promise.all([
     import('@aws-sdk/client-sqs'),
-    import('./adapters/queue/job-queue.sqs.js'),
+    import('./adapters/sqs/job-queue.js'),
   ]);
   return new SqsJobQueue({
     client: new SQSClient({
@@ -130,8 +131,8 @@ export async function createDestinationLimits(env: Env): Promise<{ limits: Desti
   if (env.LEADGATE_QUEUE !== 'bullmq') return { limits: new MemoryDestinationLimits(), close: async () => {} };
   const [{ Redis }, { closeConnection, reconnectBackoff }, { RedisDestinationLimits }] = await Promise.all([
     import('ioredis'),
-    import('./adapters/queue/bullmq-redis.js'),
-    import('./worker/destination-limits.redis.js'),
+    import('./adapters/bullmq/redis-connection.js'),
+    import('./adapters/bullmq/destination-limits.js'),
   ]);
   const client = new Redis(env.REDIS_URL!, {
     connectionName: 'leadgate:limits',

@@ -3,7 +3,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { SendResult } from '../ports/destination-client.js';
 import type { LeadStore } from '../ports/lead-store.js';
 import type { CircuitBreakers } from './circuit-breakers.js';
-import type { DestinationLimits } from './destination-limits.js';
+import type { DestinationLimits } from '../ports/destination-limits.js';
 
 /**
  * What protects a CRM, in front of every delivery attempt: operator pause, circuit breaker,

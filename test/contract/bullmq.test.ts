@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { BullmqJobQueue } from '../../src/adapters/queue/job-queue.bullmq.js';
+import { BullmqJobQueue } from '../../src/adapters/bullmq/job-queue.js';
 import type { JobQueue } from '../../src/ports/job-queue.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';

@@ -2,10 +2,10 @@ import { DescribeTableCommand, DescribeTimeToLiveCommand, type DynamoDBClient } 
 import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoStoreError } from '../../src/adapters/store/dynamodb/errors.js';
-import { IN_FLIGHT_TAKEOVER_MS } from '../../src/adapters/store/dynamodb/ingest.js';
-import { DynamoLeadStore } from '../../src/adapters/store/dynamodb/lead-store.dynamodb.js';
-import { INDEX, TABLE_NAMES } from '../../src/adapters/store/dynamodb/tables.js';
+import { DynamoStoreError } from '../../src/adapters/dynamodb/errors.js';
+import { IN_FLIGHT_TAKEOVER_MS } from '../../src/adapters/dynamodb/ingest.js';
+import { DynamoLeadStore } from '../../src/adapters/dynamodb/lead-store.js';
+import { INDEX, TABLE_NAMES } from '../../src/adapters/dynamodb/tables.js';
 import { InvalidCursorError } from '../../src/ports/lead-store.js';
 import { startDynalite, type Dynalite } from '../helpers/dynalite.js';
 import { attemptResult, deferred, makeIngest } from './fixtures.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SqsJobQueue, type SqsJobQueueOptions } from '../../src/adapters/queue/job-queue.sqs.js';
+import { SqsJobQueue, type SqsJobQueueOptions } from '../../src/adapters/sqs/job-queue.js';
 import type { JobQueue } from '../../src/ports/job-queue.js';
 import { startFauxqsServer, tapClient, type ClientTap, type Fauxqs, type SentCommand } from '../helpers/fauxqs.js';
 import { MemoryStore } from '../helpers/memory-store.js';

@@ -11,7 +11,7 @@ const template = parseYaml(readRepoFile(TEMPLATE));
 const resources = template.Resources as Record<string, any>;
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
-/** The DynamoDB actions src/adapters/store/dynamodb uses, and the SQS actions of the SQS queue adapter. */
+/** The DynamoDB actions src/adapters/dynamodb uses, and the SQS actions of the SQS queue adapter. */
 const STORE_ACTIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'Scan'];
 const MIGRATE_ACTIONS = ['CreateTable', 'DescribeTable', 'DescribeTimeToLive', 'UpdateTable', 'UpdateTimeToLive'];
 const QUEUE_ACTIONS = ['SendMessage', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes', 'CreateQueue'];
@@ -94,7 +94,7 @@ describe('CloudFormation template', () => {
   it('has the delivery queue with a redrive policy to its DLQ, as many receives as the SQS adapter gives emulators', () => {
     const queue = resources.DeliveryQueue.Properties;
     const dlq = resources.DeadLetterQueue.Properties;
-    const adapterMax = /DEFAULT_MAX_RECEIVE_COUNT = (\d+)/.exec(readRepoFile('src/adapters/queue/job-queue.sqs.migrate.ts'))![1];
+    const adapterMax = /DEFAULT_MAX_RECEIVE_COUNT = (\d+)/.exec(readRepoFile('src/adapters/sqs/migrate.ts'))![1];
     expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] }, maxReceiveCount: Number(adapterMax) });
     expect(queue.VisibilityTimeout).toBeGreaterThan(0);
     expect(queue.MessageRetentionPeriod).toBeGreaterThanOrEqual(2 * 24 * 3600);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BullmqJobQueue, InvalidJobPayloadError, QueueUnavailableError } from '../../src/adapters/queue/job-queue.bullmq.js';
+import { BullmqJobQueue, InvalidJobPayloadError, QueueUnavailableError } from '../../src/adapters/bullmq/job-queue.js';
 import type { Job } from '../../src/ports/job-queue.js';
 import { deferred } from '../contract/fixtures.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HttpDestinationClient, parseRetryAfter } from '../../src/adapters/destinations/http-client.js';
+import { HttpDestinationClient, parseRetryAfter } from '../../src/adapters/http/destination-client.js';
 import type { OutboundRequest } from '../../src/ports/destination-client.js';
 import { closedPort, startFakeCrm, type FakeCrm } from '../helpers/crm-server.js';
 

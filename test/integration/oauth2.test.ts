@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HttpDestinationClient } from '../../src/adapters/destinations/http-client.js';
-import { OAuth2TokenProvider, parseTokenResponse } from '../../src/adapters/destinations/oauth2-token.js';
+import { HttpDestinationClient } from '../../src/adapters/http/destination-client.js';
+import { OAuth2TokenProvider, parseTokenResponse } from '../../src/adapters/http/oauth2-token.js';
 import type { DestinationConfig } from '../../src/domain/config.js';
 import type { Lead } from '../../src/domain/lead.js';
 import { loggerOptions } from '../../src/observability/logger.js';

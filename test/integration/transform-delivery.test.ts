@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HttpDestinationClient } from '../../src/adapters/destinations/http-client.js';
+import { HttpDestinationClient } from '../../src/adapters/http/destination-client.js';
 import type { Lead } from '../../src/domain/lead.js';
 import { loggerOptions } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';

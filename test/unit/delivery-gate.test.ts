@@ -8,7 +8,7 @@ import type { JobHandler } from '../../src/ports/job-queue.js';
 import { CircuitBreakers } from '../../src/worker/circuit-breakers.js';
 import { createDeliveryGate } from '../../src/worker/delivery-gate.js';
 import { createDeliveryHandler } from '../../src/worker/delivery-handler.js';
-import { MemoryDestinationLimits } from '../../src/worker/destination-limits.js';
+import { MemoryDestinationLimits } from '../../src/adapters/memory/destination-limits.js';
 import { makeIngest } from '../contract/fixtures.js';
 import { config as makeConfig, destination } from '../helpers/config-factories.js';
 import { MemoryStore } from '../helpers/memory-store.js';

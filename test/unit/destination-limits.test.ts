@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryDestinationLimits, paceIntervalMs, type LimitDecision } from '../../src/worker/destination-limits.js';
+import { MemoryDestinationLimits } from '../../src/adapters/memory/destination-limits.js';
+import { paceIntervalMs, type LimitDecision } from '../../src/ports/destination-limits.js';
 import { destination } from '../helpers/config-factories.js';
 
 /** A clock the test moves; sleeping moves it (no real time passes). */

@@ -1,7 +1,7 @@
 import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Attempt, Delivery } from '../../../domain/delivery.js';
-import type { Lead } from '../../../domain/lead.js';
-import type { DestinationStats } from '../../../ports/lead-store.js';
+import type { Attempt, Delivery } from '../../domain/delivery.js';
+import type { Lead } from '../../domain/lead.js';
+import type { DestinationStats } from '../../ports/lead-store.js';
 import type { DynamoContext } from './context.js';
 import { destStatus, shardKey, toAttempt, toDelivery, toLead, type Item } from './items.js';
 import type { DestinationRegistry } from './registry.js';

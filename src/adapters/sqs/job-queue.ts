@@ -8,8 +8,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Job, JobHandler, JobQueue } from '../../ports/job-queue.js';
-import { SqsDeleteBatcher } from './job-queue.sqs.deletes.js';
-import { migrateSqsQueue, type SqsDlqOptions } from './job-queue.sqs.migrate.js';
+import { SqsDeleteBatcher } from './deletes.js';
+import { migrateSqsQueue, type SqsDlqOptions } from './migrate.js';
 import {
   chunks,
   enqueueFailure,
@@ -18,7 +18,7 @@ import {
   RUN_AT_ATTRIBUTE,
   toEntry,
   visibilityUntil,
-} from './job-queue.sqs.messages.js';
+} from './messages.js';
 
 export interface SqsJobQueueOptions {
   client: SQSClient;

@@ -1,5 +1,5 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { IngestCommand } from '../../../ports/lead-store.js';
+import type { IngestCommand } from '../../ports/lead-store.js';
 import type { DynamoContext } from './context.js';
 import { FINGERPRINT_TTL_ATTRIBUTE } from './tables.js';
 import type { Item } from './items.js';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Lead } from '../../../domain/lead.js';
-import type { IngestCommand, IngestResult } from '../../../ports/lead-store.js';
+import type { Lead } from '../../domain/lead.js';
+import type { IngestCommand, IngestResult } from '../../ports/lead-store.js';
 import type { DynamoContext } from './context.js';
 import { cancellationCodes, DynamoStoreError, isConditionalCheckFailed } from './errors.js';
 import { IDEMPOTENCY_TTL_ATTRIBUTE } from './tables.js';

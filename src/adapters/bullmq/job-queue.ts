@@ -10,9 +10,9 @@ import {
   workerConnection,
   type ConnectionSettings,
   type WorkerRedis,
-} from './bullmq-redis.js';
+} from './redis-connection.js';
 
-export { QueueUnavailableError } from './bullmq-redis.js';
+export { QueueUnavailableError } from './redis-connection.js';
 
 export interface BullmqJobQueueOptions {
   /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */

@@ -1,4 +1,4 @@
-import { InvalidCursorError } from '../../../ports/lead-store.js';
+import { InvalidCursorError } from '../../ports/lead-store.js';
 
 /**
  * A DynamoDB call failed. The message names the operation and the error kind only: SDK errors

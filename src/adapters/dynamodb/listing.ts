@@ -1,5 +1,5 @@
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { InvalidCursorError, type DeliveryFilter, type DeliveryPage } from '../../../ports/lead-store.js';
+import { InvalidCursorError, type DeliveryFilter, type DeliveryPage } from '../../ports/lead-store.js';
 import type { DynamoContext } from './context.js';
 import { errorName } from './errors.js';
 import { DELIVERY_STATUSES, destStatus, toDelivery, type Item } from './items.js';

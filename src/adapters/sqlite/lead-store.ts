@@ -9,7 +9,7 @@ import type {
   LeadStore,
   ReplaySelector,
 } from '../../ports/lead-store.js';
-import type { SqliteDatabase } from '../sqlite/database.js';
+import type { SqliteDatabase } from './database.js';
 import {
   attemptParams,
   clampLimit,
@@ -21,7 +21,7 @@ import {
   type AttemptRow,
   type DeliveryRow,
   type LeadRow,
-} from '../sqlite/rows.js';
+} from './rows.js';
 
 export interface SqliteLeadStoreOptions {
   /** Clock, for tests. */

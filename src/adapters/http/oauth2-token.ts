@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { OAuth2Auth, TokenProvider, TokenResult } from '../../ports/token-provider.js';
-import { errorCode, isTimeout } from './http-client.js';
+import { errorCode, isTimeout } from './destination-client.js';
 
 /**
  * OAuth2 client credentials (RFC 6749 §4.4) for destinations with `auth: {type: oauth2}`.

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { Attempt, AttemptResult, Delivery } from '../../../domain/delivery.js';
-import type { Lead } from '../../../domain/lead.js';
+import type { Attempt, AttemptResult, Delivery } from '../../domain/delivery.js';
+import type { Lead } from '../../domain/lead.js';
 import type {
   DeliveryFilter,
   DeliveryPage,
@@ -10,7 +10,7 @@ import type {
   IngestResult,
   LeadStore,
   ReplaySelector,
-} from '../../../ports/lead-store.js';
+} from '../../ports/lead-store.js';
 import { tableNames, type DynamoContext } from './context.js';
 import { recordAttempt, replay } from './delivery-writes.js';
 import { guard } from './errors.js';

@@ -1,5 +1,5 @@
-import type { Attempt, AttemptOutcome, Delivery, DeliveryStatus, ErrorClass, NewDelivery } from '../../../domain/delivery.js';
-import type { Lead } from '../../../domain/lead.js';
+import type { Attempt, AttemptOutcome, Delivery, DeliveryStatus, ErrorClass, NewDelivery } from '../../domain/delivery.js';
+import type { Lead } from '../../domain/lead.js';
 import { PENDING_SHARDS } from './tables.js';
 
 /**

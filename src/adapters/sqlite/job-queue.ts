@@ -1,5 +1,5 @@
 import type { Job, JobHandler, JobQueue } from '../../ports/job-queue.js';
-import type { SqliteDatabase } from '../sqlite/database.js';
+import type { SqliteDatabase } from './database.js';
 
 export interface SqliteJobQueueOptions {
   /** How long a claimed delivery stays hidden from other workers; a crashed worker's jobs return after it. */

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Semaphore } from 'redis-semaphore';
-import type { DestinationConfig } from '../domain/config.js';
+import type { DestinationConfig } from '../../domain/config.js';
 import {
   DEFAULT_MAX_WAIT_MS,
   granted,
@@ -10,7 +10,7 @@ import {
   type DestinationLimits,
   type LimitDecision,
   type LimitsOptions,
-} from './destination-limits.js';
+} from '../../ports/destination-limits.js';
 
 /**
  * GCRA pacing in one atomic step, on Redis's own clock (TIME), so workers on hosts whose clocks

@@ -1,6 +1,6 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { AttemptResult, Delivery, DeliveryStatus } from '../../../domain/delivery.js';
-import type { ReplaySelector } from '../../../ports/lead-store.js';
+import type { AttemptResult, Delivery, DeliveryStatus } from '../../domain/delivery.js';
+import type { ReplaySelector } from '../../ports/lead-store.js';
 import { mapLimit, type DynamoContext } from './context.js';
 import { cancellationCodes, DynamoStoreError, isConditionalCheckFailed } from './errors.js';
 import { attemptItem, destStatus, pendingShard, toDelivery, updateExpression, type Item } from './items.js';

@@ -1,5 +1,5 @@
 import { DeleteMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { chunks } from './job-queue.sqs.messages.js';
+import { chunks } from './messages.js';
 
 interface PendingDelete {
   receiptHandle: string;
