@@ -1,17 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { newId } from '../../domain/ids.js';
 import type { BrandConfig, LeadgateConfig } from '../../domain/config.js';
-import type { NewDelivery } from '../../domain/delivery.js';
-import type { Lead, LeadInput } from '../../domain/lead.js';
-import { normaliseLead } from '../../domain/normalise.js';
-import { leadFingerprints } from '../../domain/fingerprint.js';
-import { routeLead } from '../../domain/routing.js';
+import type { LeadInput } from '../../domain/lead.js';
+import { createLeadAcceptor } from '../../ingest/accept-lead.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { JobQueue } from '../../ports/job-queue.js';
-import type { IngestCommand, IngestResult, LeadStore } from '../../ports/lead-store.js';
+import type { LeadStore } from '../../ports/lead-store.js';
 import { presentedKey } from '../auth.js';
-import { errorSummary } from '../../observability/error-summary.js';
 import { HttpError, unavailable } from '../http-error.js';
 import { TOKEN_PATTERN } from '../schemas/common.js';
 import { leadBodySchema } from '../schemas/lead.js';
@@ -25,8 +20,6 @@ declare module 'fastify' {
 
 export const LEADS_ROUTE = '/v1/leads';
 
-/** How long an Idempotency-Key holds (CONTRACT: "within 24 h"). */
-const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_IDEMPOTENCY_KEY = 255;
 
 export interface LeadsRouteDeps {
@@ -45,25 +38,8 @@ interface Accepted {
 }
 
 export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): void {
-  const { store, queue, metrics, now } = deps;
-
   const rejectWhileDraining = async (): Promise<void> => {
     if (deps.isDraining()) throw unavailable();
-  };
-
-  // After a failed enqueue the queue is suspect: rather than keep accepting leads that only
-  // the sweeper would announce, check it before persisting and answer 503 while it is down.
-  // Healthy, this costs nothing; a lead persisted before the failure is still answered 202.
-  let queueSuspect = false;
-  const ensureQueueReachable = async (request: FastifyRequest): Promise<void> => {
-    if (!queueSuspect) return;
-    try {
-      await queue.ping();
-      queueSuspect = false;
-    } catch (err) {
-      request.log.warn({ err: errorSummary(err) }, 'queue unavailable');
-      throw unavailable();
-    }
   };
 
   const authenticate = async (request: FastifyRequest): Promise<void> => {
@@ -92,91 +68,32 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
     }
   };
 
-  // Looked up before routing, because a route's forward_duplicates decides the deliveries; the
-  // race this leaves between two simultaneous duplicates is described at LeadStore.findDuplicate.
-  const findDuplicate = async (request: FastifyRequest, fingerprints: string[], since: number): Promise<string | null> => {
-    if (fingerprints.length === 0) return null;
-    try {
-      return await store.findDuplicate(fingerprints, since);
-    } catch (err) {
-      request.log.warn({ err: errorSummary(err) }, 'store unavailable');
-      throw unavailable();
-    }
-  };
+  const accept = createLeadAcceptor({ config: deps.config, store: deps.store, queue: deps.queue, metrics: deps.metrics, now: deps.now });
 
-  const accept = async (request: FastifyRequest, reply: FastifyReply): Promise<Accepted> => {
-    const brand = request.brand as BrandConfig;
-    const normalised = normaliseLead(request.body as LeadInput, brand.defaultCountry);
-    if (!normalised.ok) throw new HttpError(400, 'validation_failed', 'Request is invalid', normalised.issues);
-
-    const receivedAt = now();
-    const window = brand.duplicateWindowMs;
-    const fingerprints = window === null ? [] : leadFingerprints(brand.id, normalised.lead);
-    const duplicateOf = await findDuplicate(request, fingerprints, receivedAt - (window ?? 0));
-    const destinations = routeLead(deps.config.routes, brand.id, normalised.lead, { duplicate: duplicateOf !== null });
-    const lead: Lead = {
-      id: newId(),
-      brand: brand.id,
-      received_at: new Date(receivedAt).toISOString(),
-      status: destinations.length > 0 ? 'routed' : 'unrouted',
-      ...normalised.lead,
-      ...(duplicateOf !== null ? { duplicate_of: duplicateOf } : {}),
-    };
-    const deliveries: NewDelivery[] = destinations.map((destination) => ({ id: newId(), destination }));
-    const command: IngestCommand = { lead, deliveries };
-    if (window !== null && fingerprints.length > 0) {
-      command.fingerprints = { values: fingerprints, expiresAt: receivedAt + window };
-    }
+  const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<Accepted> => {
     const key = request.headers['idempotency-key'];
-    if (typeof key === 'string') {
-      const bodyHash = createHash('sha256').update(request.rawBody ?? Buffer.alloc(0)).digest('hex');
-      command.idempotency = { key, bodyHash, expiresAt: receivedAt + IDEMPOTENCY_TTL_MS };
-    }
-
-    await ensureQueueReachable(request);
-    let result: IngestResult;
-    try {
-      result = await store.ingest(command);
-    } catch (err) {
-      request.log.warn({ err: errorSummary(err) }, 'store unavailable');
-      throw unavailable();
-    }
-
+    const result = await accept({
+      brand: request.brand as BrandConfig,
+      body: request.body as LeadInput,
+      idempotency:
+        typeof key === 'string' ? { key, bodyHash: hash('sha256', request.rawBody ?? Buffer.alloc(0), 'hex') } : null,
+      log: request.log,
+    });
     switch (result.kind) {
       case 'created':
         break;
       case 'replayed':
         void reply.header('idempotent-replayed', 'true');
-        void reply.header('location', `${LEADS_ROUTE}/${result.leadId}`);
-        return { id: result.leadId, status: 'accepted' };
+        break;
+      case 'invalid':
+        throw new HttpError(400, 'validation_failed', 'Request is invalid', result.issues);
       case 'in_flight':
         throw new HttpError(409, 'idempotency_in_flight', 'A request with this Idempotency-Key is still being processed');
       case 'key_reused':
         throw new HttpError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with a different body');
+      case 'unavailable':
+        throw unavailable();
     }
-
-    // Only now is the lead durable; the queue is a hint, the sweeper covers a failed enqueue.
-    if (deliveries.length > 0) {
-      try {
-        await queue.enqueue(deliveries.map((d) => ({ deliveryId: d.id, runAt: receivedAt })));
-      } catch (err) {
-        queueSuspect = true;
-        request.log.warn({ err: errorSummary(err), leadId: result.leadId }, 'enqueue failed, sweeper will pick up');
-      }
-    }
-    metrics.leadsAccepted.inc({ brand: brand.id });
-    if (deliveries.length === 0) metrics.leadsUnrouted.inc({ brand: brand.id });
-    if (duplicateOf !== null) metrics.leadsDuplicate.inc({ brand: brand.id });
-    request.log.info(
-      {
-        leadId: result.leadId,
-        brand: brand.id,
-        deliveries: deliveries.length,
-        unrouted: deliveries.length === 0,
-        duplicateOf: duplicateOf ?? undefined,
-      },
-      'lead accepted',
-    );
     void reply.header('location', `${LEADS_ROUTE}/${result.leadId}`);
     return { id: result.leadId, status: 'accepted' };
   };
@@ -197,7 +114,7 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
     onRequest: [rejectWhileDraining, authenticate],
     preValidation: [requireBody, checkIdempotencyKey],
     handler: async (request, reply) => {
-      const body = await accept(request, reply);
+      const body = await handle(request, reply);
       return reply.code(202).send(body);
     },
   });
