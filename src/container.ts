@@ -11,20 +11,42 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import type { JobQueue } from './ports/job-queue.js';
 import type { LeadStore } from './ports/lead-store.js';
+import { CircuitBreakers } from './worker/circuit-breakers.js';
+import { createDeliveryGate } from './worker/delivery-gate.js';
+import { createSweeper } from './worker/sweeper.js';
+import { createWorker } from './worker/worker.js';
 import { MemoryDestinationLimits } from './adapters/memory/destination-limits.js';
 import type { DestinationLimits } from './ports/destination-limits.js';
 
 /** The composition root: config → adapters → typed dependencies. Nothing else picks adapters. */
 export interface Container {
   env: Env;
+  roles: Roles;
   config: LeadgateConfig;
   configSource: ConfigSource;
   logger: Logger;
   metrics: Metrics;
   store: LeadStore;
   queue: JobQueue;
+  /** The delivery worker, its sweeper and its CRM protections, when the worker role runs here. */
+  worker: WorkerRuntime | null;
   /** Closes every adapter; safe to call once everything using them has stopped. */
   close(): Promise<void>;
+}
+
+/** What a process runs: `serve` both, `api` and `worker` one each. */
+export interface Roles {
+  api: boolean;
+  worker: boolean;
+}
+
+/** Everything a worker process runs, with one start and one stop. */
+export interface WorkerRuntime {
+  /** This process's circuit breakers, for the admin view. */
+  breakers: CircuitBreakers;
+  start(): void;
+  /** Stops taking deliveries, waits for those in flight, then closes what the worker opened. */
+  stop(): Promise<void>;
 }
 
 /** Loads the config file named by the environment; throws ConfigError. */
@@ -33,7 +55,7 @@ export function loadConfig(env: Env): { config: LeadgateConfig; configSource: Co
   return { config: loadConfigFile(configSource.path), configSource };
 }
 
-export async function createContainer(env: Env): Promise<Container> {
+export async function createContainer(env: Env, roles: Roles): Promise<Container> {
   const { config, configSource } = loadConfig(env);
   const logger = createLogger(env.LOG_LEVEL);
   const metrics = createMetrics();
@@ -41,14 +63,17 @@ export async function createContainer(env: Env): Promise<Container> {
   // The embedded store needs zero set-up: its schema is created on start. Production
   // backends are prepared by `leadgate migrate` (a deploy step), never by an api instance.
   if (env.LEADGATE_STORE === 'sqlite') await store.migrate();
+  const worker = roles.worker ? await createWorkerRuntime(env, { config, logger, metrics, store, queue }) : null;
   return {
     env,
+    roles,
     config,
     configSource,
     logger,
     metrics,
     store,
     queue,
+    worker,
     async close() {
       await queue.close();
       await store.close();
@@ -61,7 +86,7 @@ export async function createContainer(env: Env): Promise<Container> {
  * Production adapters are imported only when chosen: the AWS SDK and BullMQ would otherwise add
  * tens of MB to every embedded process.
  */
-export async function openBackends(env: Env, logger?: Logger): Promise<{ store: LeadStore; queue: JobQueue }> {
+async function openBackends(env: Env, logger?: Logger): Promise<{ store: LeadStore; queue: JobQueue }> {
   // A job whose handler failed (store hiccup) is handed again later; say so, without data.
   const onError = (err: unknown) => logger?.warn({ err: errorSummary(err) }, 'queue error, the job will be retried');
 
@@ -113,11 +138,11 @@ async function openQueue(env: Env, onError: (err: unknown) => void): Promise<Job
 }
 
 /** True when the queue is not the store itself, so a sweeper must cover the gap between them. */
-export function needsSweeper(env: Env): boolean {
+function needsSweeper(env: Env): boolean {
   return env.LEADGATE_QUEUE !== 'sqlite';
 }
 
-export function createDestinationClient(): HttpDestinationClient {
+function createDestinationClient(): HttpDestinationClient {
   return new HttpDestinationClient();
 }
 
@@ -127,7 +152,7 @@ export function createDestinationClient(): HttpDestinationClient {
  * process keeps its own share). Its own Redis connection: commands wait briefly for a
  * reconnection (offline queue) but time out after 2 s, so an outage rejects the job (retried).
  */
-export async function createDestinationLimits(env: Env): Promise<{ limits: DestinationLimits; close(): Promise<void> }> {
+async function createDestinationLimits(env: Env): Promise<{ limits: DestinationLimits; close(): Promise<void> }> {
   if (env.LEADGATE_QUEUE !== 'bullmq') return { limits: new MemoryDestinationLimits(), close: async () => {} };
   const [{ Redis }, { closeConnection, reconnectBackoff }, { RedisDestinationLimits }] = await Promise.all([
     import('ioredis'),
@@ -146,6 +171,51 @@ export async function createDestinationLimits(env: Env): Promise<{ limits: Desti
 }
 
 /** OAuth2 access tokens for destinations with `auth: {type: oauth2}`, cached per destination. */
-export function createTokenProvider(): OAuth2TokenProvider {
+function createTokenProvider(): OAuth2TokenProvider {
   return new OAuth2TokenProvider();
+}
+
+async function createWorkerRuntime(
+  env: Env,
+  deps: Pick<Container, 'config' | 'logger' | 'metrics' | 'store' | 'queue'>,
+): Promise<WorkerRuntime> {
+  const { config, logger, metrics, store, queue } = deps;
+  const client = createDestinationClient();
+  const tokens = createTokenProvider();
+  // Protecting CRMs: breakers live in this process; limits in Redis (bullmq) or here; pause in the store.
+  const breakers = new CircuitBreakers({ metrics, logger });
+  const limits = await createDestinationLimits(env);
+  const gate = createDeliveryGate({ store, breakers, limits: limits.limits, metrics });
+  const worker = createWorker({ config, store, queue, client, tokens, gate, metrics, logger, concurrency: env.LEADGATE_WORKER_CONCURRENCY });
+  // One sweeper per worker process, safe on many: it only re-announces overdue deliveries.
+  const sweeper = needsSweeper(env)
+    ? createSweeper({ store, queue, logger, intervalMs: env.LEADGATE_SWEEP_INTERVAL_MS, graceMs: env.LEADGATE_SWEEP_GRACE_MS })
+    : null;
+
+  return {
+    breakers,
+    start() {
+      worker.start();
+      sweeper?.start();
+    },
+    async stop() {
+      await sweeper?.stop();
+      await worker.stop();
+      await limits.close();
+      await client.close();
+      await tokens.close();
+    },
+  };
+}
+
+/** Opens the store and queue for an operator command (lead show, replay, migrate, …) and closes them after. */
+export async function withBackends<T>(env: Env, fn: (store: LeadStore, queue: JobQueue) => Promise<T>): Promise<T> {
+  const { store, queue } = await openBackends(env);
+  try {
+    if (env.LEADGATE_STORE === 'sqlite') await store.migrate();
+    return await fn(store, queue);
+  } finally {
+    await queue.close();
+    await store.close();
+  }
 }

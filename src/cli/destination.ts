@@ -1,7 +1,6 @@
 import type { Env } from '../config/env.js';
-import { loadConfig } from '../container.js';
+import { loadConfig, withBackends } from '../container.js';
 import { UsageError } from './usage-error.js';
-import { withBackends } from './with-backends.js';
 
 /**
  * `leadgate destination pause <id>` / `resume <id>`: the same as the admin API's

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { Env } from '../config/env.js';
+import { withBackends } from '../container.js';
 import type { ReplaySelector } from '../ports/lead-store.js';
 import { UsageError } from './usage-error.js';
-import { withBackends } from './with-backends.js';
 
 /** `leadgate replay --delivery <id>` or `--destination <id> [--status dead] [--since] [--until]`. */
 export async function replay(env: Env, args: string[]): Promise<number> {

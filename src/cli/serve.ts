@@ -2,15 +2,9 @@ import { setTimeout } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import type { Env } from '../config/env.js';
-import { createContainer } from '../container.js';
+import { createContainer, type Roles } from '../container.js';
 import { buildApp } from '../http/app.js';
 import { buildOpsApp } from '../http/ops-app.js';
-import { createWorkerRuntime } from './worker-runtime.js';
-
-export interface Roles {
-  api: boolean;
-  worker: boolean;
-}
 
 /**
  * Starts the api and/or the worker and installs the SIGTERM drain (CONTRACT.md, Shutdown):
@@ -18,12 +12,11 @@ export interface Roles {
  * deliveries finish, leases are released, then exit 0.
  */
 export async function runServer(env: Env, roles: Roles): Promise<void> {
-  const container = await createContainer(env);
-  const { config, logger, metrics, store, queue } = container;
+  const container = await createContainer(env, roles);
+  const { config, logger, metrics, store, queue, worker } = container;
   let draining = false;
   const isDraining = () => draining;
 
-  const worker = roles.worker ? await createWorkerRuntime(env, container) : null;
   // What the api and the worker's metrics listener both need.
   const listenerDeps = {
     config,
