@@ -11,6 +11,10 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import type { JobQueue } from './ports/job-queue.js';
 import type { LeadStore } from './ports/lead-store.js';
+import { HttpCaptchaVerifier } from './adapters/http/captcha-verifier.js';
+import { LimiterBudgets } from './adapters/memory/request-budgets.js';
+import { createLeadAcceptor, type AcceptResult, type LeadSubmission } from './ingest/accept-lead.js';
+import type { RequestBudgets } from './ports/request-budgets.js';
 import { CircuitBreakers } from './worker/circuit-breakers.js';
 import { createDeliveryGate } from './worker/delivery-gate.js';
 import { createSweeper } from './worker/sweeper.js';
@@ -28,6 +32,10 @@ export interface Container {
   metrics: Metrics;
   store: LeadStore;
   queue: JobQueue;
+  /** Request budgets of both listeners: shared through Redis on BullMQ, per process otherwise. */
+  budgets: RequestBudgets;
+  /** The ingest use case, when the api role runs here. */
+  acceptLead: ((submission: LeadSubmission) => Promise<AcceptResult>) | null;
   /** The delivery worker, its sweeper and its CRM protections, when the worker role runs here. */
   worker: WorkerRuntime | null;
   /** Closes every adapter; safe to call once everything using them has stopped. */
@@ -50,13 +58,13 @@ export interface WorkerRuntime {
 }
 
 /** Loads the config file named by the environment; throws ConfigError. */
-export function loadConfig(env: Env): { config: LeadgateConfig; configSource: ConfigSource } {
-  const configSource = resolveConfigPath(env.LEADGATE_CONFIG);
+export function loadConfig(env: Env, options: { demo?: boolean } = {}): { config: LeadgateConfig; configSource: ConfigSource } {
+  const configSource = resolveConfigPath(env.LEADGATE_CONFIG, options);
   return { config: loadConfigFile(configSource.path), configSource };
 }
 
-export async function createContainer(env: Env, roles: Roles): Promise<Container> {
-  const { config, configSource } = loadConfig(env);
+export async function createContainer(env: Env, roles: Roles, options: { demo?: boolean } = {}): Promise<Container> {
+  const { config, configSource } = loadConfig(env, options);
   const logger = createLogger(env.LOG_LEVEL);
   const metrics = createMetrics();
   const { store, queue } = await openBackends(env, logger);
@@ -64,6 +72,9 @@ export async function createContainer(env: Env, roles: Roles): Promise<Container
   // backends are prepared by `leadgate migrate` (a deploy step), never by an api instance.
   if (env.LEADGATE_STORE === 'sqlite') await store.migrate();
   const worker = roles.worker ? await createWorkerRuntime(env, { config, logger, metrics, store, queue }) : null;
+  const budgets = await createRequestBudgets(env);
+  const captcha = roles.api ? new HttpCaptchaVerifier() : null;
+  const acceptLead = captcha ? createLeadAcceptor({ config, store, queue, metrics, captcha, now: Date.now }) : null;
   return {
     env,
     roles,
@@ -73,8 +84,12 @@ export async function createContainer(env: Env, roles: Roles): Promise<Container
     metrics,
     store,
     queue,
+    budgets,
+    acceptLead,
     worker,
     async close() {
+      await captcha?.close();
+      await budgets.close();
       await queue.close();
       await store.close();
     },
@@ -168,6 +183,31 @@ async function createDestinationLimits(env: Env): Promise<{ limits: DestinationL
   });
   client.on('error', () => {}); // a down Redis shows in the queue's errors and in readiness already
   return { limits: new RedisDestinationLimits({ client }), close: () => closeConnection(client, 2_000) };
+}
+
+/**
+ * Budgets of the public edge and of admin sign-ins: shared by every instance through Redis
+ * when the queue is BullMQ (REDIS_URL), per process otherwise (documented in docs/configuration.md).
+ */
+async function createRequestBudgets(env: Env): Promise<RequestBudgets> {
+  if (env.LEADGATE_QUEUE !== 'bullmq') return new LimiterBudgets();
+  const [{ Redis }, { closeConnection, reconnectBackoff }, { createRedisBudgets }] = await Promise.all([
+    import('ioredis'),
+    import('./adapters/bullmq/redis-connection.js'),
+    import('./adapters/bullmq/request-budgets.js'),
+  ]);
+  // No offline queue: while Redis is away each call fails at once and the in-memory insurance
+  // limiter answers instead of requests waiting on a reconnection.
+  const client = new Redis(env.REDIS_URL!, {
+    connectionName: 'leadgate:budgets',
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: reconnectBackoff(2_000),
+  });
+  client.on('error', () => {}); // a down Redis shows in the queue's errors and in readiness already
+  const budgets = createRedisBudgets(client);
+  return { spend: (k, n) => budgets.spend(k, n), check: (k, n) => budgets.check(k, n), close: () => closeConnection(client, 2_000) };
 }
 
 /** OAuth2 access tokens for destinations with `auth: {type: oauth2}`, cached per destination. */

@@ -10,11 +10,12 @@ import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: leadgate <command>
 
-  serve                 api and worker in one process (what npm start runs)
+  serve [--demo]        api and worker in one process; --demo runs the bundled example
+                        when there is no config file (what npm start runs)
   api                   the HTTP api only
   worker                the delivery worker only
   migrate               create or upgrade the store and queue, idempotently
-  config check [file]   validate a config file (default: LEADGATE_CONFIG, ./leadgate.yaml, the example)
+  config check [file]   validate a config file (default: LEADGATE_CONFIG, else ./leadgate.yaml)
   lead show <id>        a lead, its deliveries and every attempt
   replay --delivery <id>
   replay --destination <id> [--status dead] [--since <ISO>] [--until <ISO>]
@@ -31,14 +32,17 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'serve':
-        await runServer(loadEnv(), { api: true, worker: true });
+      case 'serve': {
+        const demo = rest[0] === '--demo';
+        if (rest.length > (demo ? 1 : 0)) break;
+        await runServer(loadEnv(), { api: true, worker: true }, { demo });
         return 0;
+      }
       case 'api':
-        await runServer(loadEnv(), { api: true, worker: false });
-        return 0;
       case 'worker':
-        await runServer(loadEnv(), { api: false, worker: true });
+        // --demo is serve's alone: a split deployment is never a demo.
+        if (rest.length > 0) break;
+        await runServer(loadEnv(), { api: command === 'api', worker: command === 'worker' });
         return 0;
       case 'migrate':
         return await migrate(loadEnv());

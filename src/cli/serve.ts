@@ -1,52 +1,60 @@
 import { setTimeout } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
-import type { FastifyInstance } from 'fastify';
 import type { Env } from '../config/env.js';
 import { createContainer, type Roles } from '../container.js';
-import { buildApp } from '../http/app.js';
+import { opsListener } from '../config/env.js';
 import { buildOpsApp } from '../http/ops-app.js';
+import { buildPublicApp } from '../http/public-app.js';
+import { createReadinessCheck } from '../http/routes/health.js';
 
 /**
  * Starts the api and/or the worker and installs the SIGTERM drain (CONTRACT.md, Shutdown):
  * readiness turns 503 at once, the listener stops accepting, in-flight requests and
  * deliveries finish, leases are released, then exit 0.
  */
-export async function runServer(env: Env, roles: Roles): Promise<void> {
-  const container = await createContainer(env, roles);
+export async function runServer(env: Env, roles: Roles, options: { demo?: boolean } = {}): Promise<void> {
+  const container = await createContainer(env, roles, options);
   const { config, logger, metrics, store, queue, worker } = container;
   let draining = false;
   const isDraining = () => draining;
 
-  // What the api and the worker's metrics listener both need.
-  const listenerDeps = {
-    config,
-    store,
-    queue,
-    queueBackend: env.LEADGATE_QUEUE,
-    metrics,
-    logger,
-    isDraining,
-    readyCheckTimeoutMs: env.LEADGATE_READY_CHECK_TIMEOUT_MS,
-  };
-  let app: FastifyInstance | null = null;
-  let port = env.PORT;
-  if (roles.api) {
-    app = await buildApp({
-      ...listenerDeps,
-      adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
-      demoCrm: container.configSource.isBundledExample,
-      breakerState: worker ? (id) => worker.breakers.state(id) : undefined,
-      overload: {
-        maxEventLoopDelayMs: env.LEADGATE_MAX_EVENT_LOOP_DELAY_MS,
-        maxHeapUsedBytes: env.LEADGATE_MAX_HEAP_USED_BYTES,
-        maxRssBytes: env.LEADGATE_MAX_RSS_BYTES,
-      },
-    });
-  } else if (env.LEADGATE_WORKER_METRICS_PORT !== undefined) {
-    // A worker alone has no api; this listener lets Prometheus scrape its delivery metrics.
-    app = await buildOpsApp(listenerDeps);
-    port = env.LEADGATE_WORKER_METRICS_PORT;
-  }
+  const readiness = createReadinessCheck({ store, queue, isDraining, readyCheckTimeoutMs: env.LEADGATE_READY_CHECK_TIMEOUT_MS });
+
+  // The public listener exists only with the api; the ops listener in every process.
+  const publicApp = container.acceptLead
+    ? await buildPublicApp({
+        config,
+        metrics,
+        logger,
+        accept: container.acceptLead,
+        budgets: container.budgets,
+        unknownKeyPerMinute: env.LEADGATE_UNKNOWN_KEY_PER_MINUTE,
+        readiness,
+        isDraining,
+        trustProxy: env.LEADGATE_TRUST_PROXY,
+        overload: {
+          maxEventLoopDelayMs: env.LEADGATE_MAX_EVENT_LOOP_DELAY_MS,
+          maxHeapUsedBytes: env.LEADGATE_MAX_HEAP_USED_BYTES,
+          maxRssBytes: env.LEADGATE_MAX_RSS_BYTES,
+        },
+      })
+    : null;
+  const ops = opsListener(env);
+  const opsApp = ops
+    ? await buildOpsApp({
+        config,
+        store,
+        queue,
+        queueBackend: env.LEADGATE_QUEUE,
+        metrics,
+        logger,
+        readiness,
+        budgets: container.budgets,
+        adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
+        demoCrm: container.configSource.isBundledExample,
+        breakerState: worker ? (id: string) => worker.breakers.state(id) : undefined,
+      })
+    : null;
 
   closeWithGrace(
     {
@@ -65,14 +73,16 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
       else logger.info({ signal }, 'shutting down');
       // Readiness already answers 503; keep serving until the load balancer has noticed.
       if (roles.api && env.SHUTDOWN_DRAIN_DELAY_MS > 0) await setTimeout(env.SHUTDOWN_DRAIN_DELAY_MS);
-      await app?.close();
+      await publicApp?.close();
       await worker?.stop();
+      await opsApp?.close();
       await container.close();
       logger.info('shut down');
     },
   );
 
-  if (app) await app.listen({ port, host: env.HOST });
+  if (publicApp) await publicApp.listen({ port: env.PORT, host: env.HOST });
+  if (opsApp && ops) await opsApp.listen(ops);
   worker?.start();
   logger.info(
     {
@@ -81,7 +91,8 @@ export async function runServer(env: Env, roles: Roles): Promise<void> {
       queue: env.LEADGATE_QUEUE,
       config: container.configSource.path,
       demo: container.configSource.isBundledExample,
-      address: app ? app.server.address() : null,
+      address: publicApp ? publicApp.server.address() : null,
+      opsAddress: opsApp ? opsApp.server.address() : null,
     },
     'leadgate started',
   );

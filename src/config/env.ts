@@ -9,12 +9,36 @@ import { ConfigError, formatPath } from './config-error.js';
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalString = z.string().optional();
 
+const PROXY_ENTRY = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
+/** Fastify's trustProxy: a hop count, or the addresses (CIDRs) of the proxies to believe. */
+const trustProxy = z.string().transform((value, ctx): number | string[] => {
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (entries.every((entry) => PROXY_ENTRY.test(entry))) return entries;
+  ctx.addIssue({ code: 'custom', message: 'must be a hop count (e.g. 1) or a comma-separated list of IPs/CIDRs' });
+  return z.NEVER;
+});
+
 export const envSchema = z.object({
-  PORT: int(0, 65535).default(3000).describe('listen port of the api'),
-  HOST: z.string().min(1).default('0.0.0.0').describe('listen address of the api'),
-  LEADGATE_CONFIG: optionalString.describe('config file; default ./leadgate.yaml, else the bundled example'),
+  PORT: int(0, 65535).default(3000).describe('port of the public listener: ingest, embed script, health'),
+  HOST: z.string().min(1).default('0.0.0.0').describe('address of the public listener'),
+  LEADGATE_OPS_PORT: int(0, 65535)
+    .optional()
+    .describe('port of the ops listener of every process (metrics, health, admin API, console, OpenAPI docs); default 9464; 0 = off'),
+  LEADGATE_OPS_HOST: z.string().min(1).default('127.0.0.1').describe('address of the ops listener; keep it off the load balancer'),
+  LEADGATE_TRUST_PROXY: trustProxy
+    .optional()
+    .describe('load balancers in front: a hop count (1 behind one ALB) or a comma-separated list of proxy IPs/CIDRs; the client IP then comes from X-Forwarded-For'),
+  LEADGATE_UNKNOWN_KEY_PER_MINUTE: int(1, 1_000_000)
+    .default(10)
+    .describe('per client IP: requests per minute with a missing or unknown key before 429 (slows key guessing)'),
+  LEADGATE_CONFIG: optionalString.describe('config file; default ./leadgate.yaml; without either, only `serve --demo` starts (on the bundled example)'),
   LEADGATE_DATA_DIR: z.string().min(1).default('./data').describe('where the embedded store keeps its files'),
-  LEADGATE_ADMIN_TOKEN: optionalString.describe('bearer token of the admin API; unset = admin API off'),
+  LEADGATE_ADMIN_TOKEN: z
+    .string()
+    .min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)')
+    .optional()
+    .describe('bearer token of the admin API and the console, at least 32 characters; unset = both off'),
   LEADGATE_STORE: z.enum(['sqlite', 'dynamodb']).default('sqlite').describe('store backend'),
   LEADGATE_QUEUE: z.enum(['sqlite', 'bullmq', 'sqs']).default('sqlite').describe('queue backend'),
   LEADGATE_WORKER_CONCURRENCY: int(1, 1024)
@@ -34,7 +58,7 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino level'),
   LEADGATE_WORKER_METRICS_PORT: int(0, 65535)
     .optional()
-    .describe('`leadgate worker` only: port of a listener serving /metrics and /health/* (a worker has no api); unset = none'),
+    .describe('older name of LEADGATE_OPS_PORT, still read when LEADGATE_OPS_PORT is unset'),
   LEADGATE_MAX_EVENT_LOOP_DELAY_MS: int(0, 600_000)
     .optional()
     .describe('overload: mean event-loop delay above which requests get 503 + Retry-After (default 1000; 0 = off)'),
@@ -52,6 +76,14 @@ export const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+export const DEFAULT_OPS_PORT = 9464;
+
+/** Where the ops listener binds, or null when it is off (`LEADGATE_OPS_PORT=0`). */
+export function opsListener(env: Env): { port: number; host: string } | null {
+  const port = env.LEADGATE_OPS_PORT ?? env.LEADGATE_WORKER_METRICS_PORT ?? DEFAULT_OPS_PORT;
+  return port === 0 ? null : { port, host: env.LEADGATE_OPS_HOST };
+}
 
 /**
  * Settings that only make sense together. Checked on the raw values so that these problems

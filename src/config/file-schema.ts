@@ -40,9 +40,39 @@ const httpUrl = z.string().superRefine((value, ctx) => {
   ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
 });
 
+/** A brand key is a bearer secret (or, publishable, a page's name tag): long enough not to be guessed. */
+const brandKey = z.string().min(24, 'must be at least 24 characters (e.g. `openssl rand -hex 16`)');
+
+const captcha = z
+  .strictObject({
+    provider: z.enum(['turnstile', 'hcaptcha', 'recaptcha']),
+    secret: z.string().min(1, 'must not be empty'),
+    verify_url: httpUrl.optional(),
+    min_score: z.number().min(0).max(1).optional(),
+    timeout: duration.optional(),
+    on_unavailable: z.enum(['accept', 'reject']).default('accept'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.min_score !== undefined && c.provider !== 'recaptcha') {
+      ctx.addIssue({ code: 'custom', path: ['min_score'], message: 'only reCAPTCHA v3 gives a score' });
+    }
+  });
+
+const botProtection = z.strictObject({
+  honeypot: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a form field name').default('website'),
+  min_fill_seconds: z.number().min(0).max(3600).optional(),
+  captcha: captcha.optional(),
+});
+
 const brand = z.strictObject({
   id,
-  api_keys: z.array(z.string().min(1, 'must not be empty')).min(1, 'needs at least one key'),
+  api_keys: z.array(brandKey).default([]),
+  publishable_keys: z.array(brandKey).default([]),
+  secret_keys_in_browser: z.boolean().default(false),
+  per_ip: z
+    .strictObject({ per_minute: z.number().int().min(1).default(30), secret_keys: z.boolean().default(false) })
+    .default({ per_minute: 30, secret_keys: false }),
+  bot_protection: botProtection.optional(),
   allowed_origins: z.array(origin).default([]),
   default_country: z
     .string()
@@ -123,14 +153,22 @@ export const configFileSchema = z
     duplicate(file.brands, 'brands');
     duplicate(file.destinations, 'destinations');
 
-    // A key names its brand, so it must be unique across brands.
+    // A key names its brand (and its kind), so it must be unique across brands and kinds.
     const keys = new Set<string>();
-    file.brands.forEach((b, i) =>
-      b.api_keys.forEach((k, j) => {
-        if (keys.has(k)) ctx.addIssue({ code: 'custom', path: ['brands', i, 'api_keys', j], message: 'key is used twice' });
-        keys.add(k);
-      }),
-    );
+    file.brands.forEach((b, i) => {
+      if (b.api_keys.length + b.publishable_keys.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['brands', i, 'api_keys'], message: 'needs at least one key (api_keys or publishable_keys)' });
+      }
+      if (b.publishable_keys.length > 0 && b.allowed_origins.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['brands', i, 'allowed_origins'], message: 'publishable keys work only from listed origins: add at least one' });
+      }
+      for (const kind of ['api_keys', 'publishable_keys'] as const) {
+        b[kind].forEach((k, j) => {
+          if (keys.has(k)) ctx.addIssue({ code: 'custom', path: ['brands', i, kind, j], message: 'key is used twice' });
+          keys.add(k);
+        });
+      }
+    });
 
     const brandIds = new Set(file.brands.map((b) => b.id));
     const destinationIds = new Set(file.destinations.map((d) => d.id));

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import type { DestinationAuth, LeadgateConfig } from '../domain/config.js';
+import type { BotProtection, DestinationAuth, LeadgateConfig } from '../domain/config.js';
 import { parseDuration } from '../domain/retry.js';
 import { ConfigError, formatPath } from './config-error.js';
 import { configFileSchema, type ConfigFile } from './file-schema.js';
@@ -15,12 +15,19 @@ export interface ConfigSource {
   isBundledExample: boolean;
 }
 
-/** LEADGATE_CONFIG, else ./leadgate.yaml, else the bundled example (CONTRACT.md). */
-export function resolveConfigPath(explicit: string | undefined, cwd = process.cwd()): ConfigSource {
+/**
+ * LEADGATE_CONFIG, else ./leadgate.yaml, else, only when the demo was asked for
+ * (`leadgate serve --demo`), the bundled example (CONTRACT.md). Fails closed: a production
+ * process never starts on the demo's public keys by accident.
+ */
+export function resolveConfigPath(explicit: string | undefined, options: { demo?: boolean; cwd?: string } = {}): ConfigSource {
   if (explicit) return { path: explicit, isBundledExample: false };
-  const local = `${cwd}/leadgate.yaml`;
+  const local = `${options.cwd ?? process.cwd()}/leadgate.yaml`;
   if (existsSync(local)) return { path: local, isBundledExample: false };
-  return { path: BUNDLED_EXAMPLE_PATH, isBundledExample: true };
+  if (options.demo === true) return { path: BUNDLED_EXAMPLE_PATH, isBundledExample: true };
+  throw new ConfigError([
+    'LEADGATE_CONFIG: no config file (set LEADGATE_CONFIG or create ./leadgate.yaml; `leadgate serve --demo` runs the bundled example)',
+  ]);
 }
 
 /** Reads, substitutes and validates a config file; throws ConfigError naming every problem. */
@@ -70,12 +77,43 @@ function toAuth(auth: FileAuth | undefined): DestinationAuth | null {
   };
 }
 
+/** Each provider's siteverify endpoint (their documented server-side check). */
+const SITEVERIFY_URLS = {
+  turnstile: 'https://challenges.cloudflare.com/turnstile/v0/siteverify',
+  hcaptcha: 'https://api.hcaptcha.com/siteverify',
+  recaptcha: 'https://www.google.com/recaptcha/api/siteverify',
+} as const;
+
+function toBotProtection(bot: ConfigFile['brands'][number]['bot_protection']): BotProtection | null {
+  if (bot === undefined) return null;
+  const c = bot.captcha;
+  return {
+    honeypot: bot.honeypot,
+    minFillMs: bot.min_fill_seconds === undefined ? null : bot.min_fill_seconds * 1000,
+    captcha:
+      c === undefined
+        ? null
+        : {
+            provider: c.provider,
+            secret: c.secret,
+            verifyUrl: c.verify_url ?? SITEVERIFY_URLS[c.provider],
+            minScore: c.min_score ?? null,
+            timeoutMs: c.timeout === undefined ? 3_000 : parseDuration(c.timeout),
+            onUnavailable: c.on_unavailable,
+          },
+  };
+}
+
 function toDomain(file: ConfigFile): LeadgateConfig {
   const secrets = (s: string | string[] | undefined) => (s === undefined ? [] : Array.isArray(s) ? s : [s]);
   return {
     brands: file.brands.map((b) => ({
       id: b.id,
       apiKeys: b.api_keys,
+      publishableKeys: b.publishable_keys,
+      secretKeysInBrowser: b.secret_keys_in_browser,
+      perIp: { perMinute: b.per_ip.per_minute, secretKeys: b.per_ip.secret_keys },
+      bot: toBotProtection(b.bot_protection),
       allowedOrigins: b.allowed_origins,
       defaultCountry: b.default_country,
       rateLimitPerMinute: b.rate_limit?.per_minute ?? null,

@@ -2,7 +2,16 @@
 
 export interface BrandConfig {
   id: string;
+  /** Secret keys, for the brand's servers. */
   apiKeys: string[];
+  /** Keys a page may show: accepted only with an Origin in allowedOrigins. */
+  publishableKeys: string[];
+  /** Accept a secret key from a browser origin (a leaked key is otherwise refused, not served). */
+  secretKeysInBrowser: boolean;
+  /** Budget per client IP: every request with a publishable key (and with a secret key when secretKeys). */
+  perIp: { perMinute: number; secretKeys: boolean };
+  /** Bot checks; null = none. */
+  bot: BotProtection | null;
   allowedOrigins: string[];
   /** ISO 3166-1 alpha-2, for phone numbers written without +country. */
   defaultCountry: string;
@@ -13,6 +22,26 @@ export interface BrandConfig {
    * one received within this window is flagged `duplicate_of`; null turns detection off.
    */
   duplicateWindowMs: number | null;
+}
+
+export interface BotProtection {
+  /** The form field humans leave empty; its value arrives as `bot.honeypot`. */
+  honeypot: string;
+  /** A form sent sooner than this after `bot.form_shown_at` is a bot's; null = no time check. */
+  minFillMs: number | null;
+  captcha: CaptchaConfig | null;
+}
+
+export interface CaptchaConfig {
+  provider: 'turnstile' | 'hcaptcha' | 'recaptcha';
+  secret: string;
+  /** The provider's siteverify URL (overridable for tests). */
+  verifyUrl: string;
+  /** reCAPTCHA v3: lowest score accepted; null = any. */
+  minScore: number | null;
+  timeoutMs: number;
+  /** When siteverify cannot be reached: accept the lead marked `captcha: "unverified"`, or answer 503. */
+  onUnavailable: 'accept' | 'reject';
 }
 
 export interface RetryPolicy {

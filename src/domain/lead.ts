@@ -14,7 +14,26 @@ export interface Contact {
 export interface Consent {
   contact?: boolean;
   marketing?: boolean;
+  /** The exact text the person agreed to, as the page showed it. */
   text?: string;
+  /** The page's own version label of that text. */
+  text_version?: string;
+}
+
+/** What the page's bot traps recorded; checked at ingest, never stored or forwarded. */
+export interface BotFields {
+  honeypot?: string;
+  /** ISO 8601, when the page showed the form (the page's clock). */
+  form_shown_at?: string;
+  captcha_token?: string;
+}
+
+/** How the lead reached leadgate, kept beside consent and source as proof of consent. */
+export interface Proof {
+  key_kind: 'secret' | 'publishable';
+  /** The client IP truncated to /24 (IPv4) or /48 (IPv6). */
+  ip: string;
+  user_agent?: string;
 }
 
 export interface Source {
@@ -31,9 +50,12 @@ export interface LeadInput {
   consent?: Consent;
   source?: Source;
   meta?: Record<string, string>;
+  bot?: BotFields;
 }
 
-export type LeadStatus = 'routed' | 'unrouted';
+export type SpamReason = 'honeypot' | 'too_fast';
+
+export type LeadStatus = 'routed' | 'unrouted' | 'spam';
 
 export interface Lead extends LeadInput {
   id: string;
@@ -41,6 +63,11 @@ export interface Lead extends LeadInput {
   /** ISO 8601, set by leadgate when the lead is accepted. */
   received_at: string;
   status: LeadStatus;
+  proof?: Proof;
+  /** Set when the brand checks a captcha: `unverified` when its provider could not be reached. */
+  captcha?: 'verified' | 'unverified';
+  /** Why a lead was kept as spam (status `spam`): never forwarded. */
+  spam_reason?: SpamReason;
   /** The id of the latest earlier lead of the brand with the same email or phone and service, within the brand's window. */
   duplicate_of?: string;
 }

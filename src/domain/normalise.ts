@@ -103,7 +103,7 @@ export function normaliseLead(input: LeadInput, defaultCountry: string): Normali
 }
 
 function normaliseConsent(consent: Consent): Consent {
-  return compact({ contact: consent.contact, marketing: consent.marketing, text: clean(consent.text) });
+  return compact({ contact: consent.contact, marketing: consent.marketing, text: clean(consent.text), text_version: clean(consent.text_version) });
 }
 
 function normaliseSource(source: Source): Source {

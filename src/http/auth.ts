@@ -10,18 +10,29 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
+/** A presented key that named a brand, and which kind of key it was. */
+export interface ResolvedKey {
+  brand: BrandConfig;
+  kind: KeyKind;
+}
+
+export type KeyKind = 'secret' | 'publishable';
+
 /**
- * Finds the brand an API key belongs to. Every key of every brand is compared, in constant
- * time and without early exit, so response time says nothing about how close a guess was or
- * which brand it hit.
+ * Finds the brand a key belongs to, and its kind. Every key of every brand is compared, in
+ * constant time and without early exit, so response time says nothing about how close a guess
+ * was or which brand it hit.
  */
-export function createKeyResolver(brands: BrandConfig[]): (key: string) => BrandConfig | null {
-  const keys = brands.flatMap((brand) => brand.apiKeys.map((key) => ({ brand, digest: digest(key) })));
+export function createKeyResolver(brands: BrandConfig[]): (key: string) => ResolvedKey | null {
+  const keys = brands.flatMap((brand) => [
+    ...brand.apiKeys.map((key) => ({ resolved: { brand, kind: 'secret' as const }, digest: digest(key) })),
+    ...brand.publishableKeys.map((key) => ({ resolved: { brand, kind: 'publishable' as const }, digest: digest(key) })),
+  ]);
   return (candidate) => {
     const candidateDigest = digest(candidate);
-    let found: BrandConfig | null = null;
+    let found: ResolvedKey | null = null;
     for (const entry of keys) {
-      if (timingSafeEqual(entry.digest, candidateDigest) && found === null) found = entry.brand;
+      if (timingSafeEqual(entry.digest, candidateDigest) && found === null) found = entry.resolved;
     }
     return found;
   };

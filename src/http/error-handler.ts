@@ -64,7 +64,7 @@ function describe(error: AjvError): ErrorDetail | null {
     case 'pattern':
       return {
         path,
-        message: params.pattern === SAFE_TEXT_PATTERN ? 'must not contain control characters' : 'has an invalid format',
+        message: params.pattern === SAFE_TEXT_PATTERN ? 'must not contain control or invisible formatting characters' : 'has an invalid format',
       };
     case 'maxProperties':
       return { path, message: `must have at most ${String(params.limit)} keys` };

@@ -1,13 +1,19 @@
+import swagger from '@fastify/swagger';
+import Fastify from 'fastify';
 import { pino } from 'pino';
+import { LimiterBudgets } from '../adapters/memory/request-budgets.js';
 import { createMetrics } from '../observability/metrics.js';
 import type { JobQueue } from '../ports/job-queue.js';
 import type { LeadStore } from '../ports/lead-store.js';
-import { buildApp } from './app.js';
+import { DOCUMENT_OPTIONS } from './openapi.js';
+import { registerOpsRoutes } from './ops-app.js';
+import { registerPublicRoutes } from './public-app.js';
 
 /**
- * The committed `openapi.json`: the document of an app with every optional route on (the admin
- * API), built without a store, queue or config file, as nothing is called to describe routes.
- * `npm run openapi` writes it; test/integration/openapi.test.ts fails when it drifts.
+ * The committed `openapi.json`: the routes of both listeners (the admin API on), described by
+ * their own schemas, gathered in one app built without a store, queue or config file, as
+ * nothing is called to describe routes. `npm run openapi` writes it;
+ * test/integration/openapi.test.ts fails when it drifts.
  */
 
 /** Any call fails: generating the document never reaches a backend. */
@@ -20,14 +26,31 @@ function unreachable<T extends object>(name: string): T {
 }
 
 export async function generateOpenApiDocument(): Promise<Record<string, unknown>> {
-  const app = await buildApp({
-    config: { brands: [], destinations: [], routes: [] },
+  const app = Fastify({ logger: false });
+  await app.register(swagger, DOCUMENT_OPTIONS);
+  const metrics = createMetrics();
+  const config = { brands: [], destinations: [], routes: [] };
+  const notCalled = () => Promise.reject(new Error('not called while generating openapi.json'));
+  const budgets = new LimiterBudgets();
+  registerPublicRoutes(app, {
+    config,
+    metrics,
+    accept: notCalled,
+    budgets,
+    unknownKeyPerMinute: 1,
+    readiness: notCalled,
+    isDraining: () => false,
+  });
+  await registerOpsRoutes(app, {
+    config,
     store: unreachable<LeadStore>('store'),
     queue: unreachable<JobQueue>('queue'),
-    metrics: createMetrics(),
+    queueBackend: 'none',
+    metrics,
     logger: pino({ level: 'silent' }),
-    adminToken: 'openapi',
-    isDraining: () => false,
+    readiness: notCalled,
+    budgets,
+    adminToken: 'openapi-document-generation-token',
   });
   try {
     await app.ready();

@@ -1,37 +1,76 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { LeadgateConfig } from '../domain/config.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { JobQueue } from '../ports/job-queue.js';
 import type { LeadStore } from '../ports/lead-store.js';
-import { registerHealthRoutes } from './routes/health.js';
+import type { RequestBudgets } from '../ports/request-budgets.js';
+import { readCommittedDocument, serveOpenApi } from './openapi.js';
+import { adminRoutes } from './routes/admin.js';
+import { registerDemoCrmRoutes } from './routes/demo-crm.js';
+import type { BreakerStateName } from './routes/destinations.js';
+import { registerHealthRoutes, registerMetricsRoute, type Readiness } from './routes/health.js';
+import { createServerBase } from './server-base.js';
 import { createStoreGaugeRefresher } from './store-gauges.js';
 
-/**
- * The listener of a process without the api (`leadgate worker`): /health/live, /health/ready
- * and /metrics only, so a worker's delivery metrics can be scraped. Never listens itself.
- */
-export async function buildOpsApp(deps: {
+export interface OpsRoutesDeps {
   config: LeadgateConfig;
   store: LeadStore;
   queue: JobQueue;
+  /** `sqlite`, `bullmq` or `sqs`: labels the queue-depth gauge. */
   queueBackend: string;
   metrics: Metrics;
   logger: Logger;
-  isDraining: () => boolean;
-  readyCheckTimeoutMs?: number;
-}): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-  });
-  registerHealthRoutes(app, {
-    store: deps.store,
-    queue: deps.queue,
-    metrics: deps.metrics,
-    isDraining: deps.isDraining,
-    readyCheckTimeoutMs: deps.readyCheckTimeoutMs,
-    refreshStoreGauges: createStoreGaugeRefresher({ ...deps, now: Date.now }),
-  });
+  readiness: () => Promise<Readiness>;
+  /** Failed admin sign-ins are counted per client IP here. */
+  budgets: RequestBudgets;
+  /** Bearer token of the admin API; null leaves the admin routes unregistered. */
+  adminToken: string | null;
+  /** Serve the built-in demo CRM at /demo/crm/leads (`leadgate serve --demo` on the bundled example). */
+  demoCrm?: boolean;
+  /** Circuit breaker state of a destination in this process's worker; absent without a worker. */
+  breakerState?: (destinationId: string) => BreakerStateName;
+  now?: () => number;
+}
+
+export interface OpsAppDeps extends OpsRoutesDeps {
+  /** The OpenAPI document served at /openapi.json; defaults to the committed openapi.json. */
+  openApiDocument?: Record<string, unknown>;
+}
+
+/**
+ * The ops listener (LEADGATE_OPS_PORT, 127.0.0.1 by default) of every process: metrics, health,
+ * the admin API, the OpenAPI docs and, in demo mode, the demo CRM. Never behind the public
+ * load balancer. Never listens.
+ */
+export async function buildOpsApp(deps: OpsAppDeps): Promise<FastifyInstance> {
+  const app = createServerBase({ logger: deps.logger, metrics: deps.metrics });
+  await serveOpenApi(app, deps.openApiDocument ?? readCommittedDocument());
+  // Health on both listeners: the load balancer reads the public one, Prometheus and ops this one.
+  registerHealthRoutes(app, deps.readiness);
+  await registerOpsRoutes(app, deps);
   return app;
+}
+
+/** The ops-only routes; also used to generate the OpenAPI document (openapi-document.ts). */
+export async function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): Promise<void> {
+  const now = deps.now ?? Date.now;
+  registerMetricsRoute(app, {
+    metrics: deps.metrics,
+    readiness: deps.readiness,
+    refreshStoreGauges: createStoreGaugeRefresher({ ...deps, now }),
+  });
+  if (deps.adminToken !== null && deps.adminToken !== '') {
+    await app.register(adminRoutes, {
+      adminToken: deps.adminToken,
+      store: deps.store,
+      queue: deps.queue,
+      now,
+      config: deps.config,
+      breakerState: deps.breakerState,
+      budgets: deps.budgets,
+      metrics: deps.metrics,
+    });
+  }
+  if (deps.demoCrm === true) registerDemoCrmRoutes(app, now);
 }

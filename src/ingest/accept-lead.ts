@@ -1,13 +1,16 @@
+import { spamReason } from '../domain/bot-check.js';
+import { truncateIp } from '../domain/client-ip.js';
 import type { BrandConfig, LeadgateConfig } from '../domain/config.js';
 import type { NewDelivery } from '../domain/delivery.js';
 import { leadFingerprints } from '../domain/fingerprint.js';
 import { newId } from '../domain/ids.js';
-import type { Lead, LeadInput } from '../domain/lead.js';
+import type { Lead, LeadInput, Proof } from '../domain/lead.js';
 import { normaliseLead, type NormaliseIssue } from '../domain/normalise.js';
 import { routeLead } from '../domain/routing.js';
 import { errorSummary } from '../observability/error-summary.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { CaptchaVerifier } from '../ports/captcha-verifier.js';
 import type { JobQueue } from '../ports/job-queue.js';
 import type { IngestCommand, LeadStore } from '../ports/lead-store.js';
 
@@ -23,18 +26,23 @@ export interface LeadSubmission {
   body: LeadInput;
   /** The Idempotency-Key and the sha256 of the raw body it must match, or null. */
   idempotency: { key: string; bodyHash: string } | null;
+  /** Who sent it: kept as the lead's consent proof (the IP truncated) and used by the captcha check. */
+  client: { keyKind: Proof['key_kind']; ip: string; userAgent: string | null };
   /** The caller's logger (it carries the request id). */
   log: LogSink;
 }
 
 /** What happened to a submission; the edge maps each kind to its answer. */
 export type AcceptResult =
-  | { kind: 'created'; leadId: string }
+  /** Durable. `spam`: kept as spam, never forwarded (the caller answers as for any lead). */
+  | { kind: 'created'; leadId: string; spam: boolean }
   /** Same brand, key and body as an earlier request: nothing was created. */
   | { kind: 'replayed'; leadId: string }
   | { kind: 'in_flight' }
   | { kind: 'key_reused' }
   | { kind: 'invalid'; issues: NormaliseIssue[] }
+  /** The brand requires a captcha and the token is missing or was refused by the provider. */
+  | { kind: 'captcha_failed' }
   /** The store or the queue cannot be reached: nothing is promised. */
   | { kind: 'unavailable' };
 
@@ -43,16 +51,33 @@ export interface AcceptLeadDeps {
   store: LeadStore;
   queue: JobQueue;
   metrics: Metrics;
+  captcha: CaptchaVerifier;
   now: () => number;
 }
 
 /**
  * The ingest use case, the twin of worker/delivery-handler.ts:
- * normalise → find duplicates → route → persist (lead + deliveries, one transaction) → enqueue.
- * `created` is returned only once the lead is durable.
+ * normalise → captcha → bot traps → find duplicates → route → persist (lead + deliveries, one
+ * transaction) → enqueue. `created` is returned only once the lead is durable.
  */
 export function createLeadAcceptor(deps: AcceptLeadDeps): (submission: LeadSubmission) => Promise<AcceptResult> {
-  const { config, store, queue, metrics, now } = deps;
+  const { config, store, queue, metrics, captcha, now } = deps;
+
+  /** The brand's captcha, if any: `verified`, `unverified` (provider down, accepted anyway), or a refusal. */
+  const checkCaptcha = async (
+    brand: BrandConfig,
+    token: string | undefined,
+    ip: string,
+  ): Promise<Lead['captcha'] | null | 'failed' | 'unavailable'> => {
+    const settings = brand.bot?.captcha ?? null;
+    if (settings === null) return null;
+    if (token === undefined || token === '') return 'failed';
+    const verdict = await captcha.verify(settings, token, ip);
+    if (verdict === 'passed') return 'verified';
+    if (verdict === 'refused') return 'failed';
+    metrics.captchaUnavailable.inc({ brand: brand.id });
+    return settings.onUnavailable === 'accept' ? 'unverified' : 'unavailable';
+  };
 
   // After a failed enqueue the queue is suspect: rather than keep accepting leads that only
   // the sweeper would announce, check it before persisting and refuse while it is down.
@@ -70,13 +95,24 @@ export function createLeadAcceptor(deps: AcceptLeadDeps): (submission: LeadSubmi
     }
   };
 
-  return async function acceptLead({ brand, body, idempotency, log }): Promise<AcceptResult> {
+  return async function acceptLead({ brand, body, idempotency, client, log }): Promise<AcceptResult> {
     const normalised = normaliseLead(body, brand.defaultCountry);
     if (!normalised.ok) return { kind: 'invalid', issues: normalised.issues };
 
+    const captchaState = await checkCaptcha(brand, body.bot?.captcha_token, client.ip);
+    if (captchaState === 'failed') return { kind: 'captcha_failed' };
+    if (captchaState === 'unavailable') return { kind: 'unavailable' };
+
     const receivedAt = now();
+    const spam = spamReason(brand.bot, body.bot, receivedAt);
+    const proof: Proof = {
+      key_kind: client.keyKind,
+      ip: truncateIp(client.ip),
+      ...(client.userAgent !== null ? { user_agent: client.userAgent.slice(0, 512) } : {}),
+    };
     const window = brand.duplicateWindowMs;
-    const fingerprints = window === null ? [] : leadFingerprints(brand.id, normalised.lead);
+    // Spam neither finds nor becomes a duplicate: a bot must not shadow a person's lead.
+    const fingerprints = window === null || spam !== null ? [] : leadFingerprints(brand.id, normalised.lead);
     let duplicateOf: string | null = null;
     try {
       // Looked up before routing, because a route's forward_duplicates decides the deliveries;
@@ -87,13 +123,16 @@ export function createLeadAcceptor(deps: AcceptLeadDeps): (submission: LeadSubmi
       return { kind: 'unavailable' };
     }
 
-    const destinations = routeLead(config.routes, brand.id, normalised.lead, { duplicate: duplicateOf !== null });
+    const destinations = spam !== null ? [] : routeLead(config.routes, brand.id, normalised.lead, { duplicate: duplicateOf !== null });
     const lead: Lead = {
       id: newId(),
       brand: brand.id,
       received_at: new Date(receivedAt).toISOString(),
-      status: destinations.length > 0 ? 'routed' : 'unrouted',
+      status: spam !== null ? 'spam' : destinations.length > 0 ? 'routed' : 'unrouted',
       ...normalised.lead,
+      proof,
+      ...(captchaState !== null ? { captcha: captchaState } : {}),
+      ...(spam !== null ? { spam_reason: spam } : {}),
       ...(duplicateOf !== null ? { duplicate_of: duplicateOf } : {}),
     };
     const deliveries: NewDelivery[] = destinations.map((destination) => ({ id: newId(), destination }));
@@ -112,6 +151,11 @@ export function createLeadAcceptor(deps: AcceptLeadDeps): (submission: LeadSubmi
       return { kind: 'unavailable' };
     }
     if (result.kind !== 'created') return result;
+    if (spam !== null) {
+      metrics.leadsSpam.inc({ brand: brand.id, reason: spam });
+      log.info({ leadId: result.leadId, brand: brand.id, reason: spam }, 'lead kept as spam');
+      return { kind: 'created', leadId: result.leadId, spam: true };
+    }
 
     // Only now is the lead durable; the queue is a hint, the sweeper covers a failed enqueue.
     if (deliveries.length > 0) {
@@ -135,6 +179,6 @@ export function createLeadAcceptor(deps: AcceptLeadDeps): (submission: LeadSubmi
       },
       'lead accepted',
     );
-    return result;
+    return { kind: 'created', leadId: result.leadId, spam: false };
   };
 }

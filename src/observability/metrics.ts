@@ -32,6 +32,30 @@ export function createMetrics() {
     labelNames: ['brand'] as const,
     registers: [registry],
   });
+  const leadsSpam = new Counter({
+    name: 'leadgate_leads_spam_total',
+    help: 'Submissions answered 202 but kept as spam (never forwarded), by brand and reason (honeypot, too_fast)',
+    labelNames: ['brand', 'reason'] as const,
+    registers: [registry],
+  });
+  const captchaUnavailable = new Counter({
+    name: 'leadgate_captcha_unavailable_total',
+    help: "Captcha checks the provider's siteverify did not answer in time, by brand",
+    labelNames: ['brand'] as const,
+    registers: [registry],
+  });
+  const budgetRejections = new Counter({
+    name: 'leadgate_budget_rejections_total',
+    help: 'Requests answered 429 by the public edge, by budget (ip_publishable, ip_secret, ip_unknown_key, brand, admin_auth)',
+    labelNames: ['budget'] as const,
+    registers: [registry],
+  });
+  const adminRequests = new Counter({
+    name: 'leadgate_admin_requests_total',
+    help: 'Admin API and console requests by outcome (ok, denied, error)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   const deliveries = new Counter({
     name: 'leadgate_deliveries_total',
     help: 'Delivery attempts by destination and outcome (delivered, retry, dead)',
@@ -83,7 +107,7 @@ export function createMetrics() {
   });
   const ready = new Gauge({
     name: 'leadgate_ready',
-    help: '1 while this process answers /health/ready with 200, 0 when not ready or draining',
+    help: '1 when this process is ready (store and queue answer, not draining), computed at each scrape',
     registers: [registry],
   });
   const httpDuration = new Histogram({
@@ -100,6 +124,10 @@ export function createMetrics() {
     leadsRejected,
     leadsUnrouted,
     leadsDuplicate,
+    leadsSpam,
+    captchaUnavailable,
+    budgetRejections,
+    adminRequests,
     deliveries,
     deliveryDuration,
     deliveriesPending,

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from '../helpers/http-client.js';
-import { closedPort } from '../helpers/crm-server.js';
 import { runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
 
 const dirs: string[] = [];
@@ -24,7 +23,7 @@ function tempDir(): string {
 
 describe('leadgate CLI', () => {
   it('config check: ok for the bundled example, exit 78 naming every bad key otherwise', async () => {
-    const ok = await runCli(['config', 'check'], {});
+    const ok = await runCli(['config', 'check', 'config/leadgate.example.yaml'], {});
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/leadgate\.example\.yaml: ok \(1 brands, 1 destinations, 1 routes\)/);
 
@@ -56,23 +55,35 @@ describe('leadgate CLI', () => {
     expect(missing.stderr).toMatch(/cannot be read \(ENOENT\)/);
   });
 
+  it('fails closed: without --demo and without a config file, every command exits 78 naming LEADGATE_CONFIG', async () => {
+    for (const args of [['serve'], ['api'], ['worker'], ['config', 'check']]) {
+      const result = await runCli(args, { LEADGATE_DATA_DIR: join(tempDir(), 'data') }, { cwd: tempDir() });
+      expect([args.join(' '), result.code]).toEqual([args.join(' '), 78]);
+      expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^leadgate: LEADGATE_CONFIG: no config file/)]);
+    }
+    // --demo is for serve only.
+    expect((await runCli(['api', '--demo'], {}, { cwd: tempDir() })).code).toBe(64);
+  });
+
   it('unknown commands print the usage with exit 64', async () => {
     const result = await runCli(['frobnicate'], {});
     expect(result.code).toBe(64);
     expect(result.stderr).toMatch(/usage: leadgate <command>/);
   });
 
-  it('on a fresh clone, serve runs the bundled example and its demo CRM visibly receives the lead', async () => {
-    // The README's walk-through. The example's destination is http://127.0.0.1:${PORT:-3000}/demo/crm/leads,
-    // so leadgate must listen on a known port: take a free one (never a fixed one).
-    const port = await closedPort();
-    const leadgate = await startLeadgate('serve', { PORT: String(port), LEADGATE_DATA_DIR: join(tempDir(), 'data') });
+  it('on a fresh clone, serve --demo runs the bundled example and its demo CRM visibly receives the lead', async () => {
+    // The README's walk-through (npm start = leadgate serve --demo). The example's destination is
+    // the demo CRM on the ops listener, http://127.0.0.1:${LEADGATE_OPS_PORT:-9464}/demo/crm/leads;
+    // the helper gives the ops listener a free port.
+    const leadgate = await startLeadgate('serve --demo', { LEADGATE_DATA_DIR: join(tempDir(), 'data') });
     processes.push(leadgate);
-    const accepted = await postLead(leadgate.url, 'demo-key-merciplus', EXAMPLE_LEAD);
+    const accepted = await postLead(leadgate.url, 'demo-secret-key-merciplus-0001', EXAMPLE_LEAD);
     expect(accepted.status).toBe(202);
     await waitUntil(async () => {
-      const received = (await getJson(`${leadgate.url}/demo/crm/leads`)).body.items as { lead_id: string }[];
+      const received = (await getJson(`${leadgate.opsUrl}/demo/crm/leads`)).body.items as { lead_id: string }[];
       return received.some((r) => r.lead_id === accepted.body.id);
     }, 'the demo CRM to receive the lead');
+    // The demo CRM is never on the public listener.
+    expect((await getJson(`${leadgate.url}/demo/crm/leads`)).status).toBe(404);
   });
 });

@@ -139,7 +139,7 @@ describe('CRM kinds end to end', () => {
 
     for (const id of ids) {
       await waitUntil(async () => {
-        const { body } = await getJson(`${leadgate.url}/v1/leads/${id}`, ADMIN_TOKEN);
+        const { body } = await getJson(`${leadgate.opsUrl}/v1/leads/${id}`, ADMIN_TOKEN);
         return body.deliveries.every((d: { status: string }) => d.status === 'delivered');
       }, 'delivered');
     }
@@ -172,7 +172,7 @@ routes:
 
     let view: any;
     await waitUntil(async () => {
-      view = (await getJson(`${leadgate.url}/v1/leads/${bad.body.id as string}`, ADMIN_TOKEN)).body;
+      view = (await getJson(`${leadgate.opsUrl}/v1/leads/${bad.body.id as string}`, ADMIN_TOKEN)).body;
       return view.deliveries.every((d: { status: string }) => d.status !== 'pending');
     }, 'settled');
     const byDestination = Object.fromEntries(view.deliveries.map((d: { destination: string }) => [d.destination, d]));
@@ -181,7 +181,7 @@ routes:
     expect(byDestination['picky-crm'].history).toEqual([
       expect.objectContaining({ error_class: 'transform', outcome: 'dead', status_code: null }),
     ]);
-    const dead = await getJson(`${leadgate.url}/v1/deliveries?status=dead&destination=picky-crm`, ADMIN_TOKEN);
+    const dead = await getJson(`${leadgate.opsUrl}/v1/deliveries?status=dead&destination=picky-crm`, ADMIN_TOKEN);
     expect(dead.body.items.map((d: { lead_id: string }) => d.lead_id)).toEqual([bad.body.id]);
     expect(picky.requests.map((r) => r.body)).toEqual(['{"cp":"75011"}']);
     expect(good.status).toBe(202);

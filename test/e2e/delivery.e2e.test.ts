@@ -89,9 +89,9 @@ describe('embedded end to end', () => {
 
     const { body } = await postLead(leadgate.url, API_KEY);
     await main.waitForRequests(3);
-    await waitUntil(async () => (await deliveryOf(leadgate.url, body.id as string)).status === 'delivered', 'delivered');
+    await waitUntil(async () => (await deliveryOf(leadgate.opsUrl, body.id as string)).status === 'delivered', 'delivered');
 
-    const delivery = await deliveryOf(leadgate.url, body.id as string);
+    const delivery = await deliveryOf(leadgate.opsUrl, body.id as string);
     expect(delivery).toMatchObject({ destination: 'crm-main', status: 'delivered', attempts: 3, last_status_code: 200 });
     expect(delivery.history.map((a: { status_code: number }) => a.status_code)).toEqual([503, 503, 200]);
     expect(new Set(main.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set([delivery.id]));
@@ -106,17 +106,17 @@ describe('embedded end to end', () => {
     const second = await postLead(leadgate.url, API_KEY, { ...EXAMPLE_LEAD, service: 'jardinage' });
     await main.waitForRequests(2);
     for (const lead of [first, second]) {
-      await waitUntil(async () => (await deliveryOf(leadgate.url, lead.body.id as string)).status === 'dead', 'dead');
+      await waitUntil(async () => (await deliveryOf(leadgate.opsUrl, lead.body.id as string)).status === 'dead', 'dead');
     }
-    const dead = await deliveryOf(leadgate.url, first.body.id as string);
+    const dead = await deliveryOf(leadgate.opsUrl, first.body.id as string);
     expect(dead).toMatchObject({ status: 'dead', attempts: 1, last_status_code: 400, next_attempt_at: null });
 
-    const list = await getJson(`${leadgate.url}/v1/deliveries?status=dead&destination=crm-main`, ADMIN_TOKEN);
+    const list = await getJson(`${leadgate.opsUrl}/v1/deliveries?status=dead&destination=crm-main`, ADMIN_TOKEN);
     expect(list.body.items).toHaveLength(2);
 
     // The CRM is fixed: replay one through the admin API, the other through the CLI.
     main.respondWith({ status: 200 });
-    const replay = await postJson(`${leadgate.url}/v1/deliveries/${dead.id}/replay`, {}, ADMIN_TOKEN);
+    const replay = await postJson(`${leadgate.opsUrl}/v1/deliveries/${dead.id}/replay`, {}, ADMIN_TOKEN);
     expect(replay.status).toBe(202);
     const cli = await runCli(['replay', '--destination', 'crm-main', '--status', 'dead'], env);
     expect(cli.stderr).toBe('');
@@ -125,7 +125,7 @@ describe('embedded end to end', () => {
 
     await main.waitForRequests(4);
     for (const lead of [first, second]) {
-      await waitUntil(async () => (await deliveryOf(leadgate.url, lead.body.id as string)).status === 'delivered', 'delivered');
+      await waitUntil(async () => (await deliveryOf(leadgate.opsUrl, lead.body.id as string)).status === 'delivered', 'delivered');
     }
     expect(main.countById(dead.id)).toBe(2); // the same webhook-id, so a CRM can drop duplicates
 

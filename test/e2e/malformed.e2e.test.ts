@@ -6,7 +6,7 @@ import { makeWorkspace, startLeadgate, type LeadgateProcess } from '../helpers/l
 
 const workspace = makeWorkspace(`brands:
   - id: merciplus
-    api_keys: ["mp-key"]
+    api_keys: ["mp-key-0123456789abcdefghij"]
     default_country: FR
 `);
 let leadgate: LeadgateProcess;

@@ -34,14 +34,14 @@ async function serve(destinations: E2eDestination[], extraEnv: Record<string, st
 
 /** One sample of a metric from /metrics, or 0 when absent. */
 async function metric(leadgate: LeadgateProcess, name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await fetch(`${leadgate.url}/metrics`)).text();
+  const text = await (await fetch(`${leadgate.opsUrl}/metrics`)).text();
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.includes(w)));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
 async function deliveries(leadgate: LeadgateProcess, leadIds: string[]) {
-  return Promise.all(leadIds.map(async (id) => (await getJson(`${leadgate.url}/v1/leads/${id}`, ADMIN_TOKEN)).body.deliveries[0]));
+  return Promise.all(leadIds.map(async (id) => (await getJson(`${leadgate.opsUrl}/v1/leads/${id}`, ADMIN_TOKEN)).body.deliveries[0]));
 }
 
 describe('protecting CRMs, end to end', () => {
@@ -62,12 +62,12 @@ describe('protecting CRMs, end to end', () => {
     );
     expect(main.requests).toHaveLength(0);
     for (const d of await deliveries(leadgate, leadIds)) expect(d).toMatchObject({ status: 'pending', attempts: 0 });
-    const list = await getJson(`${leadgate.url}/v1/destinations`, ADMIN_TOKEN);
+    const list = await getJson(`${leadgate.opsUrl}/v1/destinations`, ADMIN_TOKEN);
     expect(list.body.items).toEqual([
       expect.objectContaining({ id: 'crm-main', paused: true, circuit_breaker: 'closed', pending: 5, dead: 0 }),
     ]);
 
-    const resumed = await postJson(`${leadgate.url}/v1/destinations/crm-main/resume`, {}, ADMIN_TOKEN);
+    const resumed = await postJson(`${leadgate.opsUrl}/v1/destinations/crm-main/resume`, {}, ADMIN_TOKEN);
     expect(resumed).toEqual({ status: 200, body: { destination: 'crm-main', paused: false } });
     await main.waitForRequests(5, { timeoutMs: 15_000 });
     await waitUntil(async () => (await deliveries(leadgate, leadIds)).every((d) => d.status === 'delivered'), 'delivered');

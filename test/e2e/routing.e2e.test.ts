@@ -56,7 +56,7 @@ routes:
     const env = { LEADGATE_CONFIG: workspace.configPath, LEADGATE_DATA_DIR: workspace.dataDir, LEADGATE_ADMIN_TOKEN: ADMIN_TOKEN };
     const leadgate = await startLeadgate('serve', env);
     cleanups.push(() => stop(leadgate));
-    const show = async (id: string) => (await getJson(`${leadgate.url}/v1/leads/${id}`, ADMIN_TOKEN)).body;
+    const show = async (id: string) => (await getJson(`${leadgate.opsUrl}/v1/leads/${id}`, ADMIN_TOKEN)).body;
 
     // 75011 with marketing consent: the Paris CRM and the marketing CRM.
     const parisian = { ...EXAMPLE_LEAD, consent: { contact: true, marketing: true } };
@@ -104,7 +104,7 @@ routes:
     expect(idsReceived(marketing)).toEqual([first]);
     expect(idsReceived(fallback)).toEqual([second]);
 
-    const metrics = await (await fetch(`${leadgate.url}/metrics`)).text();
+    const metrics = await (await fetch(`${leadgate.opsUrl}/metrics`)).text();
     expect(metrics).toContain('leadgate_leads_unrouted_total{brand="merciplus"} 1');
     expect(metrics).toContain('leadgate_leads_duplicate_total{brand="merciplus"} 1');
 

@@ -4,7 +4,11 @@ import type { BrandConfig, DestinationConfig, LeadgateConfig, RouteConfig } from
 
 export function brand(overrides: Partial<BrandConfig> & Pick<BrandConfig, 'id'>): BrandConfig {
   return {
-    apiKeys: [`${overrides.id}-key`],
+    apiKeys: [`${overrides.id}-secret-key-0123456789`],
+    publishableKeys: [],
+    secretKeysInBrowser: false,
+    perIp: { perMinute: 30, secretKeys: false },
+    bot: null,
     allowedOrigins: [],
     defaultCountry: 'FR',
     rateLimitPerMinute: null,

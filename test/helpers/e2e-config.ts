@@ -1,7 +1,7 @@
 /** Config files for end-to-end tests: one brand, destinations pointing at fake CRMs. */
 
 export const API_KEY = 'e2e-key-merciplus-0123456789';
-export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef012345';
 export const SIGNING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 export interface E2eDestination {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.js';
 
 /** The repository root: the nearest folder up with a package.json (this file also runs compiled, from .tools-build/). */
 function repoRoot(): string {
@@ -23,7 +24,10 @@ export interface LogLine {
 
 export interface LeadgateProcess {
   child: ChildProcess;
+  /** The public listener (ingest, health); '' for a worker. */
   url: string;
+  /** The ops listener (metrics, admin API, docs, demo CRM); '' when turned off. */
+  opsUrl: string;
   logs: LogLine[];
   stderr: string[];
   /** Resolves with the exit code (or the signal name) once the process ended. */
@@ -41,7 +45,7 @@ export function makeWorkspace(configYaml: string): { dir: string; configPath: st
 }
 
 /**
- * Spawns `leadgate <command>` and resolves once it logs `leadgate started`. With
+ * Spawns `leadgate <command>` (words split on spaces: `serve --demo`) and resolves once it logs `leadgate started`. With
  * `keepLogs: false` (benchmarks) later lines are drained unread, so parsing them costs nothing.
  */
 export async function startLeadgate(
@@ -49,8 +53,10 @@ export async function startLeadgate(
   env: Record<string, string>,
   options: { keepLogs?: boolean } = {},
 ): Promise<LeadgateProcess> {
-  const child = spawn(process.execPath, [CLI, command], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+  // The ops listener has no "any free port" (0 turns it off): each process gets one found free.
+  const opsPort = env.LEADGATE_OPS_PORT ?? env.LEADGATE_WORKER_METRICS_PORT ?? String(await freePort());
+  const child = spawn(process.execPath, [CLI, ...command.split(' ')], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LEADGATE_OPS_PORT: opsPort, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
@@ -96,13 +102,27 @@ export async function startLeadgate(
     child.stdout!.resume();
   }
   const address = started.address as { port: number } | null;
-  return { child, url: address ? `http://127.0.0.1:${address.port}` : '', logs, stderr, exited, waitForLog };
+  const opsAddress = started.opsAddress as { port: number } | null;
+  return {
+    child,
+    url: address ? `http://127.0.0.1:${address.port}` : '',
+    opsUrl: opsAddress ? `http://127.0.0.1:${opsAddress.port}` : '',
+    logs,
+    stderr,
+    exited,
+    waitForLog,
+  };
 }
 
 /** Runs a one-shot CLI command and collects its output. */
-export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd,
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -22,9 +22,9 @@ export const CONTRACT_CODES = new Set([
   'unavailable',
 ]);
 
-/** The brand every case posts as (key `mp-key`, no browser origins, FR numbers). */
+/** The brand every case posts as (key `mp-key-0123456789abcdefghij`, no browser origins, FR numbers). */
 export const corpusConfig: LeadgateConfig = {
-  brands: [brand({ id: 'merciplus', apiKeys: ['mp-key'] })],
+  brands: [brand({ id: 'merciplus', apiKeys: ['mp-key-0123456789abcdefghij'] })],
   destinations: [],
   routes: [],
 };
@@ -46,7 +46,7 @@ export interface Case {
   error: string;
 }
 
-export const AUTH = { authorization: 'Bearer mp-key' };
+export const AUTH = { authorization: 'Bearer mp-key-0123456789abcdefghij' };
 export const JSON_CT = { 'content-type': 'application/json' };
 const bad = (name: string, body: string | Buffer, error = 'validation_failed', status = 400): Case => ({ name, body, status, error });
 
@@ -142,11 +142,11 @@ export const corpus: Case[] = [
   { name: 'no auth at all', body: JSON.stringify(valid), rawHeaders: JSON_CT, status: 401, error: 'unauthorized' },
   { name: 'empty Bearer', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, authorization: 'Bearer ' }, status: 401, error: 'unauthorized' },
   { name: 'Basic auth', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, authorization: 'Basic bXAta2V5Og==' }, status: 401, error: 'unauthorized' },
-  { name: 'bare key in Authorization', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, authorization: 'mp-key' }, status: 401, error: 'unauthorized' },
+  { name: 'bare key in Authorization', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, authorization: 'mp-key-0123456789abcdefghij' }, status: 401, error: 'unauthorized' },
   { name: 'very long key', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, authorization: `Bearer ${'k'.repeat(8000)}` }, status: 401, error: 'unauthorized' },
-  { name: 'two keys in Bearer', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, authorization: 'Bearer mp-key mp-key' }, status: 401, error: 'unauthorized' },
+  { name: 'two keys in Bearer', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, authorization: 'Bearer mp-key-0123456789abcdefghij mp-key-0123456789abcdefghij' }, status: 401, error: 'unauthorized' },
   { name: 'Bearer and a different X-Api-Key', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, ...AUTH, 'x-api-key': 'other' }, status: 401, error: 'unauthorized' },
-  { name: 'X-Api-Key twice', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, 'x-api-key': ['mp-key', 'mp-key'] }, status: 401, error: 'unauthorized' },
+  { name: 'X-Api-Key twice', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, 'x-api-key': ['mp-key-0123456789abcdefghij', 'mp-key-0123456789abcdefghij'] }, status: 401, error: 'unauthorized' },
   { name: 'empty X-Api-Key', body: JSON.stringify(valid), rawHeaders: { ...JSON_CT, 'x-api-key': '' }, status: 401, error: 'unauthorized' },
   { name: 'origin of another site', body: JSON.stringify(valid), headers: { origin: 'https://evil.example' }, status: 403, error: 'origin_not_allowed' },
   // Idempotency keys.

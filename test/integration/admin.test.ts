@@ -4,13 +4,13 @@ import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
 import type { Delivery } from '../../src/domain/delivery.js';
-import { buildApp } from '../../src/http/app.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { buildTestApps } from '../helpers/apps.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 import { brand, destination, route } from '../helpers/config-factories.js';
 
-const TOKEN = 'admin-token-for-tests';
+const TOKEN = 'admin-token-for-tests-0123456789abcdef';
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 
 const config: LeadgateConfig = {
@@ -24,7 +24,9 @@ const config: LeadgateConfig = {
 const lead = { contact: { email: 'camille.martin@example.fr', phone: '06 12 34 56 78' }, service: 'menage' };
 
 interface Harness {
+  /** The ops listener, where the admin API lives. */
   app: FastifyInstance;
+  publicApp: FastifyInstance;
   store: MemoryStore;
   queue: FakeQueue;
   metrics: Metrics;
@@ -39,28 +41,29 @@ async function start(options: { adminToken?: string | null } = {}): Promise<Harn
   const store = new MemoryStore(now);
   const queue = new FakeQueue();
   const metrics = createMetrics();
-  const app = await buildApp({
+  const { opsApp: app, publicApp } = await buildTestApps({
     config,
     store,
     queue,
     metrics,
     logger: pino({ level: 'silent' }),
     adminToken: options.adminToken === undefined ? TOKEN : options.adminToken,
-    isDraining: () => false,
     now,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
-  current = { app, store, queue, metrics, clock };
+  await publicApp.ready();
+  current = { app, publicApp, store, queue, metrics, clock };
   return current;
 }
 
 afterEach(async () => {
   await current?.app.close();
+  await current?.publicApp.close();
   current = null;
 });
 
 async function ingest(h: Harness): Promise<string> {
-  const res = await request(h.app.server).post('/v1/leads').set('X-Api-Key', 'mp-key').send(lead).expect(202);
+  const res = await request(h.publicApp.server).post('/v1/leads').set('X-Api-Key', 'mp-key').send(lead).expect(202);
   return res.body.id as string;
 }
 

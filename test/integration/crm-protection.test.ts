@@ -11,7 +11,7 @@ import { SqliteJobQueue } from '../../src/adapters/sqlite/job-queue.js';
 import { openSqliteDatabase } from '../../src/adapters/sqlite/database.js';
 import { SqliteLeadStore } from '../../src/adapters/sqlite/lead-store.js';
 import type { DestinationConfig, LeadgateConfig } from '../../src/domain/config.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildTestOpsApp } from '../helpers/apps.js';
 import { loggerOptions } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import type { JobQueue } from '../../src/ports/job-queue.js';
@@ -357,6 +357,8 @@ describe('circuit breaker', () => {
   });
 });
 
+const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef';
+
 describe('pause / resume through the admin API', () => {
   it('holds a paused destination without attempts, lists it, and releases it on resume', async () => {
     const crm = await startFakeCrm();
@@ -365,18 +367,17 @@ describe('pause / resume through the admin API', () => {
     const h = await harness({
       destinations: [destination({ id: 'crm', url: crm.url }), destination({ id: 'other', url: other.url })],
     });
-    const app = await buildApp({
+    const app = await buildTestOpsApp({
       config: h.config,
       store: h.store,
       queue: h.queues[0]!,
       metrics: h.metrics[0]!,
       logger: silent,
-      adminToken: 'admin-token',
-      isDraining: () => false,
+      adminToken: ADMIN_TOKEN,
       breakerState: (id) => h.breakers[0]!.state(id),
     });
     cleanups.push(() => app.close());
-    const admin = { authorization: 'Bearer admin-token' };
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
     expect((await app.inject({ method: 'POST', url: '/v1/destinations/crm/pause' })).statusCode).toBe(401);
     expect((await app.inject({ method: 'POST', url: '/v1/destinations/nope/pause', headers: admin })).statusCode).toBe(404);

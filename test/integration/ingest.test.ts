@@ -3,9 +3,9 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
-import { buildApp } from '../../src/http/app.js';
 import { loggerOptions } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { buildTestPublicApp } from '../helpers/apps.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 import { brand, destination, route } from '../helpers/config-factories.js';
@@ -14,7 +14,7 @@ const ORIGIN = 'https://www.merci-plus.example';
 
 const config: LeadgateConfig = {
   brands: [
-    brand({ id: 'merciplus', apiKeys: ['mp-key-1', 'mp-key-2'], allowedOrigins: [ORIGIN] }),
+    brand({ id: 'merciplus', apiKeys: ['mp-key-1', 'mp-key-2'], publishableKeys: ['mp-publishable-key-0123456789'], allowedOrigins: [ORIGIN] }),
     brand({ id: 'limited', apiKeys: ['lim-key'], defaultCountry: 'GB', rateLimitPerMinute: 2 }),
   ],
   destinations: [
@@ -60,7 +60,7 @@ async function start(): Promise<Harness> {
   const queue = new FakeQueue();
   const metrics = createMetrics();
   let draining = false;
-  const app = await buildApp({ config, store, queue, metrics, logger, adminToken: null, isDraining: () => draining });
+  const app = await buildTestPublicApp({ config, store, queue, metrics, logger, isDraining: () => draining });
   await app.listen({ port: 0, host: '127.0.0.1' });
   current = { app, store, queue, metrics, logs, setDraining: (v) => (draining = v) };
   return current;
@@ -133,9 +133,11 @@ describe('POST /v1/leads', () => {
 
   it('refuses a browser origin the brand does not list, allows its own', async () => {
     const h = await start();
-    const denied = await post(h).set('Origin', 'https://evil.example').expect(403);
+    const fromPage = (origin: string) =>
+      request(h.app.server).post('/v1/leads').set('Authorization', 'Bearer mp-publishable-key-0123456789').set('Origin', origin).send(lead);
+    const denied = await fromPage('https://evil.example').expect(403);
     expect(denied.body.error).toBe('origin_not_allowed');
-    const allowed = await post(h).set('Origin', ORIGIN).expect(202);
+    const allowed = await fromPage(ORIGIN).expect(202);
     expect(allowed.headers['access-control-allow-origin']).toBe(ORIGIN);
     expect(allowed.headers['access-control-expose-headers']).toContain('Location');
   });
@@ -276,6 +278,9 @@ describe('limits and failures', () => {
   it('rate-limits per brand with Retry-After, leaving other brands alone', async () => {
     const h = await start();
     const limited = (body: unknown = intlLead) => request(h.app.server).post('/v1/leads').set('X-Api-Key', 'lim-key').send(body as object);
+    // The budget counts accepted leads only: bad requests do not spend it.
+    await limited({}).expect(400);
+    await limited({}).expect(400);
     await limited().expect(202);
     await limited().expect(202);
     const res = await limited().expect(429);

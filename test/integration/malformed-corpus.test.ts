@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.js';
+import { buildTestPublicApp } from '../helpers/apps.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
 import { AUTH, CONTRACT_CODES, JSON_CT, corpus, corpusConfig, send, sendCase, valid } from '../helpers/malformed-corpus.js';
@@ -15,7 +15,7 @@ const errors: string[] = [];
 
 beforeAll(async () => {
   const logger = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
-  app = await buildApp({ config: corpusConfig, store, queue: new FakeQueue(), metrics: createMetrics(), logger, adminToken: null, isDraining: () => false });
+  app = await buildTestPublicApp({ config: corpusConfig, store, queue: new FakeQueue(), metrics: createMetrics(), logger });
   await app.listen({ port: 0, host: '127.0.0.1' });
   port = (app.server.address() as AddressInfo).port;
 });

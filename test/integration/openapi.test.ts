@@ -5,16 +5,16 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
 import { deliveryView, readLeadView } from '../../src/http/admin-views.js';
-import { buildApp } from '../../src/http/app.js';
 import { formatOpenApiDocument, generateOpenApiDocument } from '../../src/http/openapi-document.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { brand, destination, route } from '../helpers/config-factories.js';
+import { buildTestApps } from '../helpers/apps.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 import { LEAD_EXAMPLE } from '../../src/http/schemas/lead-example.js';
 
 const COMMITTED = new URL('../../openapi.json', import.meta.url);
-const TOKEN = 'admin-token-for-openapi';
+const TOKEN = 'admin-token-for-openapi-0123456789abcdef';
 
 /** Every operation CONTRACT.md names, plus the destination controls of the README. */
 const CONTRACT_OPERATIONS = [
@@ -47,29 +47,32 @@ type Doc = {
   paths: Record<string, Record<string, { summary?: string; security?: unknown; responses: Record<string, any> }>>;
 };
 
+/** The ops listener (docs, admin) and the public one (ingest). */
 let app: FastifyInstance;
+let publicApp: FastifyInstance;
 let store: MemoryStore;
 let committedText: string;
 
 beforeAll(async () => {
   committedText = readFileSync(COMMITTED, 'utf8');
   store = new MemoryStore();
-  app = await buildApp({
+  ({ opsApp: app, publicApp } = await buildTestApps({
     config,
     store,
     queue: new FakeQueue(),
     metrics: createMetrics(),
     logger: pino({ level: 'silent' }),
     adminToken: TOKEN,
-    isDraining: () => false,
     demoCrm: true,
     breakerState: (id) => (id === 'crm-b' ? 'half_open' : 'closed'),
-  });
+  }));
   await app.listen({ port: 0, host: '127.0.0.1' });
+  await publicApp.listen({ port: 0, host: '127.0.0.1' });
 });
 
 afterAll(async () => {
   await app.close();
+  await publicApp.close();
 });
 
 const operations = (doc: Doc): string[] =>
@@ -146,14 +149,16 @@ describe('the UI at /docs', () => {
   });
 
   it('keeps the API itself locked down', async () => {
-    const res = await request(app.server).get('/health/live').expect(200);
-    expect(res.headers['content-security-policy']).toMatch(/default-src 'none'/);
+    for (const server of [app.server, publicApp.server]) {
+      const res = await request(server).get('/health/live').expect(200);
+      expect(res.headers['content-security-policy']).toMatch(/default-src 'none'/);
+    }
   });
 });
 
 describe('response schemas keep every field (they also serialize)', () => {
   it('GET /v1/leads/:id: the whole admin view, duplicate_of and history included', async () => {
-    const post = () => request(app.server).post('/v1/leads').set('X-Api-Key', 'mp-key').send(fullLead).expect(202);
+    const post = () => request(publicApp.server).post('/v1/leads').set('X-Api-Key', 'mp-key').send(fullLead).expect(202);
     await post();
     const id = (await post()).body.id as string;
     const [first] = await store.listDeliveriesOfLead(id);
@@ -199,7 +204,7 @@ describe('response schemas keep every field (they also serialize)', () => {
   });
 
   it('errors keep their details', async () => {
-    const res = await request(app.server)
+    const res = await request(publicApp.server)
       .post('/v1/leads')
       .set('X-Api-Key', 'mp-key')
       .send({ contact: {}, service: 'Bad Service', extra: 1 })

@@ -3,15 +3,15 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
-import { buildApp } from '../../src/http/app.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { brand, destination, route } from '../helpers/config-factories.js';
+import { buildTestApps } from '../helpers/apps.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 
 /** Routing rules and duplicate detection through the HTTP app (memory store, fake queue, injected clock). */
 
-const TOKEN = 'admin-token-for-tests';
+const TOKEN = 'admin-token-for-tests-0123456789abcdef';
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const HOUR = 3_600_000;
 const WINDOW = 24 * HOUR;
@@ -53,6 +53,7 @@ const bordelais: LeadBody = { contact: { email: 'jean.petit@example.fr', postal_
 
 interface Harness {
   app: FastifyInstance;
+  opsApp: FastifyInstance;
   store: MemoryStore;
   queue: FakeQueue;
   metrics: Metrics;
@@ -67,14 +68,16 @@ async function start(): Promise<Harness> {
   const store = new MemoryStore(now);
   const queue = new FakeQueue();
   const metrics = createMetrics();
-  const app = await buildApp({ config, store, queue, metrics, logger: pino({ level: 'silent' }), adminToken: TOKEN, isDraining: () => false, now });
+  const { publicApp: app, opsApp } = await buildTestApps({ config, store, queue, metrics, logger: pino({ level: 'silent' }), adminToken: TOKEN, now });
   await app.listen({ port: 0, host: '127.0.0.1' });
-  current = { app, store, queue, metrics, clock };
+  await opsApp.ready();
+  current = { app, opsApp, store, queue, metrics, clock };
   return current;
 }
 
 afterEach(async () => {
   await current?.app.close();
+  await current?.opsApp.close();
   current = null;
 });
 
@@ -84,7 +87,7 @@ async function post(h: Harness, body: LeadBody, key = 'mp-key'): Promise<string>
 }
 
 async function show(h: Harness, id: string) {
-  const res = await request(h.app.server).get(`/v1/leads/${id}`).set('Authorization', `Bearer ${TOKEN}`).expect(200);
+  const res = await request(h.opsApp.server).get(`/v1/leads/${id}`).set('Authorization', `Bearer ${TOKEN}`).expect(200);
   return res.body as { status: string; duplicate_of?: string; deliveries: { destination: string }[] };
 }
 

@@ -23,7 +23,8 @@ routes:
     destinations: [crm-main]
 `;
 
-const ENV = { MERCIPLUS_KEY: 'key-123', CRM_MAIN_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', CRM_TOKEN: 'tok' };
+const K = 'k-0123456789abcdefghijklmn';
+const ENV = { MERCIPLUS_KEY: 'key-123-0123456789abcdefghij', CRM_MAIN_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', CRM_TOKEN: 'tok' };
 
 function problemsOf(text: string, env: NodeJS.ProcessEnv = ENV): string[] {
   try {
@@ -40,7 +41,11 @@ describe('config file', () => {
     const config = parseConfigText(VALID, ENV);
     expect(config.brands[0]).toEqual({
       id: 'merciplus',
-      apiKeys: ['key-123'],
+      apiKeys: ['key-123-0123456789abcdefghij'],
+      publishableKeys: [],
+      secretKeysInBrowser: false,
+      perIp: { perMinute: 30, secretKeys: false },
+      bot: null,
       allowedOrigins: ['https://www.merci-plus.example'],
       defaultCountry: 'FR',
       rateLimitPerMinute: 6000,
@@ -61,7 +66,7 @@ describe('config file', () => {
 
   it('applies defaults: no rate limit, 10 s timeout, the default retry schedule', () => {
     const config = parseConfigText(
-      'brands: [{id: a, api_keys: [k], default_country: FR}]\ndestinations: [{id: d, url: "http://x/"}]\nroutes: [{destinations: [d]}]',
+      'brands: [{id: a, api_keys: [k-0123456789abcdefghijklmn], default_country: FR}]\ndestinations: [{id: d, url: "http://x/"}]\nroutes: [{destinations: [d]}]',
       {},
     );
     expect(config.brands[0]?.rateLimitPerMinute).toBeNull();
@@ -72,8 +77,8 @@ describe('config file', () => {
   });
 
   it('supports ${VAR:-default}', () => {
-    const config = parseConfigText('brands: [{id: a, api_keys: ["${K:-fallback}"], default_country: FR}]', {});
-    expect(config.brands[0]?.apiKeys).toEqual(['fallback']);
+    const config = parseConfigText('brands: [{id: a, api_keys: ["${K:-fallback-0123456789abcdefghij}"], default_country: FR}]', {});
+    expect(config.brands[0]?.apiKeys).toEqual(['fallback-0123456789abcdefghij']);
   });
 
   it('names every problem with its key, never the secret values', () => {
@@ -115,7 +120,7 @@ routes:
 
   it('rejects duplicate ids and keys shared by two brands', () => {
     const problems = problemsOf(
-      'brands: [{id: a, api_keys: [k1], default_country: FR}, {id: a, api_keys: [k1], default_country: FR}]',
+      'brands: [{id: a, api_keys: [k-0123456789abcdefghijklmn1], default_country: FR}, {id: a, api_keys: [k-0123456789abcdefghijklmn1], default_country: FR}]',
     ).join('\n');
     expect(problems).toContain('brands[1].id: duplicate id "a"');
     expect(problems).toContain('brands[1].api_keys[0]: key is used twice');
@@ -129,7 +134,68 @@ routes:
   it('ships a bundled example that is valid with an empty environment', () => {
     const config = loadConfigFile(BUNDLED_EXAMPLE_PATH, {});
     expect(config.brands.map((b) => b.id)).toEqual(['merciplus']);
-    expect(config.destinations[0]?.url).toBe('http://127.0.0.1:3000/demo/crm/leads');
+    // The demo CRM is served on the ops listener (default 9464), never the public one.
+    expect(config.destinations[0]?.url).toBe('http://127.0.0.1:9464/demo/crm/leads');
+    expect(config.brands[0]?.publishableKeys).toHaveLength(1);
+  });
+
+  it('refuses keys shorter than 24 characters, a brand without any key, and publishable keys without origins', () => {
+    const problems = problemsOf(`
+brands:
+  - id: a
+    api_keys: [short-key]
+    default_country: FR
+  - id: b
+    default_country: FR
+  - id: c
+    publishable_keys: [c-publishable-0123456789abcdef]
+    default_country: FR
+`);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^brands\[0\]\.api_keys\[0\]: must be at least 24 characters/),
+        expect.stringMatching(/^brands\[1\]\.api_keys: needs at least one key/),
+        expect.stringMatching(/^brands\[2\]\.allowed_origins: publishable keys work only from listed origins/),
+      ]),
+    );
+  });
+
+  it('reads publishable keys, per-IP budgets and bot protection with their defaults', () => {
+    const config = parseConfigText(
+      `
+brands:
+  - id: a
+    api_keys: [${K}]
+    publishable_keys: [pk-0123456789abcdefghijklmn]
+    allowed_origins: ["https://a.example"]
+    default_country: FR
+    per_ip: { per_minute: 12, secret_keys: true }
+    bot_protection:
+      min_fill_seconds: 2.5
+      captcha: { provider: recaptcha, secret: s3cret, min_score: 0.5, on_unavailable: reject, timeout: 2s }
+  - id: b
+    api_keys: [${K}-b]
+    default_country: FR
+    bot_protection: { captcha: { provider: turnstile, secret: t } }
+`,
+      {},
+    );
+    expect(config.brands[0]).toMatchObject({
+      publishableKeys: ['pk-0123456789abcdefghijklmn'],
+      perIp: { perMinute: 12, secretKeys: true },
+      bot: {
+        honeypot: 'website',
+        minFillMs: 2500,
+        captcha: { provider: 'recaptcha', secret: 's3cret', verifyUrl: 'https://www.google.com/recaptcha/api/siteverify', minScore: 0.5, timeoutMs: 2000, onUnavailable: 'reject' },
+      },
+    });
+    expect(config.brands[1]).toMatchObject({
+      perIp: { perMinute: 30, secretKeys: false },
+      bot: { minFillMs: null, captcha: { verifyUrl: 'https://challenges.cloudflare.com/turnstile/v0/siteverify', minScore: null, timeoutMs: 3000, onUnavailable: 'accept' } },
+    });
+    expect(problemsOf(`brands: [{id: a, api_keys: [${K}], default_country: FR, bot_protection: {captcha: {provider: hcaptcha, secret: x, min_score: 0.3}}}]`)).toEqual([
+      'brands[0].bot_protection.captcha.min_score: only reCAPTCHA v3 gives a score',
+    ]);
   });
 
   it('reads the delivery-engine keys: routing rules, transform, format, auth, limits, breaker, duplicates', () => {
@@ -137,7 +203,7 @@ routes:
       `
 brands:
   - id: a
-    api_keys: [k]
+    api_keys: [k-0123456789abcdefghijklmn]
     default_country: FR
     duplicate_window: 24h
 destinations:
@@ -191,7 +257,7 @@ routes:
 
   it('names a bad JSONata expression and a bad auth block', () => {
     const problems = problemsOf(`
-brands: [{ id: a, api_keys: [k], default_country: FR }]
+brands: [{ id: a, api_keys: [k-0123456789abcdefghijklmn], default_country: FR }]
 destinations:
   - id: d
     url: http://x/

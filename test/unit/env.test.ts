@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config-error.js';
-import { envSchema, loadEnv } from '../../src/config/env.js';
+import { envSchema, loadEnv, opsListener } from '../../src/config/env.js';
 
 describe('environment', () => {
   it('defaults to the embedded set-up', () => {
@@ -25,6 +25,17 @@ describe('environment', () => {
 
   it('refuses the sqlite queue with another store', () => {
     expect(() => loadEnv({ LEADGATE_STORE: 'dynamodb' })).toThrow(/LEADGATE_QUEUE: sqlite works only with LEADGATE_STORE=sqlite/);
+  });
+
+  it('wants an admin token of at least 32 characters, and reads the ops listener and trusted proxies', () => {
+    expect(() => loadEnv({ LEADGATE_ADMIN_TOKEN: 'short-token' })).toThrow(/LEADGATE_ADMIN_TOKEN: must be at least 32 characters/);
+    expect(opsListener(loadEnv({}))).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(opsListener(loadEnv({ LEADGATE_OPS_PORT: '0' }))).toBeNull();
+    expect(opsListener(loadEnv({ LEADGATE_WORKER_METRICS_PORT: '9100' }))).toEqual({ port: 9100, host: '127.0.0.1' });
+    expect(opsListener(loadEnv({ LEADGATE_WORKER_METRICS_PORT: '9100', LEADGATE_OPS_PORT: '9200' }))?.port).toBe(9200);
+    expect(loadEnv({ LEADGATE_TRUST_PROXY: '1' }).LEADGATE_TRUST_PROXY).toBe(1);
+    expect(loadEnv({ LEADGATE_TRUST_PROXY: '10.0.0.0/8, 172.16.0.0/12' }).LEADGATE_TRUST_PROXY).toEqual(['10.0.0.0/8', '172.16.0.0/12']);
+    expect(() => loadEnv({ LEADGATE_TRUST_PROXY: 'everyone' })).toThrow(/LEADGATE_TRUST_PROXY: must be a hop count/);
   });
 
   it('.env.example lists exactly the variables of the schema', () => {

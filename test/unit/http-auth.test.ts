@@ -4,15 +4,16 @@ import type { BrandConfig } from '../../src/domain/config.js';
 import { brand as makeBrand } from '../helpers/config-factories.js';
 import { bearerToken, createKeyResolver, presentedKey, safeEqual } from '../../src/http/auth.js';
 
-const brand = (id: string, apiKeys: string[]): BrandConfig => makeBrand({ id, apiKeys });
+const brand = (id: string, apiKeys: string[], publishableKeys: string[] = []): BrandConfig => makeBrand({ id, apiKeys, publishableKeys });
 const req = (headers: Record<string, string>) => ({ headers }) as unknown as FastifyRequest;
 
 describe('createKeyResolver', () => {
-  const resolve = createKeyResolver([brand('a', ['key-a1', 'key-a2']), brand('b', ['key-b'])]);
+  const resolve = createKeyResolver([brand('a', ['key-a1', 'key-a2'], ['pk-a']), brand('b', ['key-b'])]);
 
-  it('names the brand of any of its keys', () => {
-    expect(resolve('key-a2')?.id).toBe('a');
-    expect(resolve('key-b')?.id).toBe('b');
+  it('names the brand of any of its keys, and the kind of key', () => {
+    expect(resolve('key-a2')).toEqual({ brand: expect.objectContaining({ id: 'a' }), kind: 'secret' });
+    expect(resolve('key-b')?.brand.id).toBe('b');
+    expect(resolve('pk-a')).toEqual({ brand: expect.objectContaining({ id: 'a' }), kind: 'publishable' });
   });
 
   it('knows no prefix, suffix or empty key', () => {

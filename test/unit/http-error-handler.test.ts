@@ -83,7 +83,7 @@ describe('validationDetails', () => {
       'querystring',
     );
     expect(details).toEqual([
-      { path: '/query/message', message: 'must not contain control characters' },
+      { path: '/query/message', message: 'must not contain control or invisible formatting characters' },
       { path: '/query/a~1b~0c', message: 'is required' },
     ]);
   });

@@ -2,13 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
-import { buildApp } from '../../src/http/app.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { buildTestApps } from '../helpers/apps.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 import { brand, destination, route } from '../helpers/config-factories.js';
 
-/** Health, metrics and the demo CRM, driven with app.inject() over in-memory ports. */
+/** Health, metrics, the demo CRM and which listener serves what, driven with app.inject() over in-memory ports. */
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const config: LeadgateConfig = {
@@ -22,7 +22,9 @@ const config: LeadgateConfig = {
 const lead = { contact: { email: 'camille.martin@example.fr', phone: '06 12 34 56 78' }, service: 'menage' };
 
 interface Harness {
+  /** The ops listener. */
   app: FastifyInstance;
+  publicApp: FastifyInstance;
   store: MemoryStore;
   queue: FakeQueue;
   metrics: Metrics;
@@ -32,37 +34,38 @@ interface Harness {
 
 let current: Harness | null = null;
 
-async function start(options: { demoCrm?: boolean } = {}): Promise<Harness> {
+async function start(options: { demoCrm?: boolean; adminToken?: string } = {}): Promise<Harness> {
   const clock = { now: T0 };
   const now = () => clock.now;
   const store = new MemoryStore(now);
   const queue = new FakeQueue();
   const metrics = createMetrics();
   let draining = false;
-  const app = await buildApp({
+  const { opsApp: app, publicApp } = await buildTestApps({
     config,
     store,
     queue,
     metrics,
     logger: pino({ level: 'silent' }),
-    adminToken: null,
+    adminToken: options.adminToken ?? null,
     isDraining: () => draining,
     demoCrm: options.demoCrm,
     now,
   });
-  current = { app, store, queue, metrics, clock, setDraining: (v) => (draining = v) };
+  current = { app, publicApp, store, queue, metrics, clock, setDraining: (v) => (draining = v) };
   return current;
 }
 
 afterEach(async () => {
   await current?.app.close();
+  await current?.publicApp.close();
   current = null;
 });
 
 const get = (h: Harness, url: string) => h.app.inject({ method: 'GET', url });
 
 async function ingest(h: Harness): Promise<string> {
-  const res = await h.app.inject({ method: 'POST', url: '/v1/leads', headers: { 'x-api-key': 'mp-key' }, payload: lead });
+  const res = await h.publicApp.inject({ method: 'POST', url: '/v1/leads', headers: { 'x-api-key': 'mp-key' }, payload: lead });
   expect(res.statusCode).toBe(202);
   return res.json<{ id: string }>().id;
 }
@@ -88,6 +91,14 @@ describe('health', () => {
     expect((await get(h, '/health/live')).statusCode).toBe(200);
   });
 
+  it('answers health on both listeners', async () => {
+    const h = await start();
+    for (const app of [h.app, h.publicApp]) {
+      expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+    }
+  });
+
   it('reports a check that hangs as timed out after a second', async () => {
     const h = await start();
     h.store.ping = () => new Promise<void>(() => {});
@@ -100,7 +111,7 @@ describe('metrics', () => {
   it('exports every contract metric, with store figures and no personal data', async () => {
     const h = await start();
     const id = await ingest(h);
-    expect((await h.app.inject({ method: 'POST', url: '/v1/leads', payload: lead })).statusCode).toBe(401);
+    expect((await h.publicApp.inject({ method: 'POST', url: '/v1/leads', payload: lead })).statusCode).toBe(401);
     h.clock.now += 30_000;
 
     const res = await get(h, '/metrics');
@@ -156,12 +167,43 @@ describe('metrics', () => {
     expect(res.body).toContain('leadgate_leads_accepted_total');
   });
 
+  it('computes leadgate_ready at each scrape, without any readiness call before', async () => {
+    const h = await start();
+    expect((await get(h, '/metrics')).body).toMatch(/^leadgate_ready 1$/m);
+    h.store.down = true;
+    expect((await get(h, '/metrics')).body).toMatch(/^leadgate_ready 0$/m);
+    h.store.down = false;
+    h.setDraining(true);
+    expect((await get(h, '/metrics')).body).toMatch(/^leadgate_ready 0$/m);
+  });
+
   it('labels unmatched routes as such', async () => {
     const h = await start();
     expect((await get(h, '/no/such/lead-id-123')).statusCode).toBe(404);
     const text = await h.metrics.registry.metrics();
     expect(text).toContain('route="unmatched"');
     expect(text).not.toContain('lead-id-123');
+  });
+});
+
+describe('two listeners', () => {
+  const TOKEN = 'admin-token-for-tests-0123456789abcdef';
+
+  it('serves ops paths, the admin API and the demo CRM on the ops listener only', async () => {
+    const h = await start({ demoCrm: true, adminToken: TOKEN });
+    const admin = { authorization: `Bearer ${TOKEN}` };
+    const opsOnly = ['/metrics', '/openapi.json', '/docs', '/demo/crm/leads', '/v1/destinations', '/v1/deliveries'];
+    for (const url of opsOnly) {
+      const onPublic = await h.publicApp.inject({ method: 'GET', url, headers: admin });
+      expect([url, onPublic.statusCode, onPublic.json()]).toEqual([url, 404, { error: 'not_found', message: 'Not found' }]);
+      const onOps = await h.app.inject({ method: 'GET', url, headers: admin });
+      expect([url, onOps.statusCode < 400]).toEqual([url, true]);
+    }
+    const id = await ingest(h);
+    expect((await h.publicApp.inject({ method: 'GET', url: `/v1/leads/${id}`, headers: admin })).statusCode).toBe(404);
+    expect((await h.app.inject({ method: 'GET', url: `/v1/leads/${id}`, headers: admin })).statusCode).toBe(200);
+    // Ingest is public only.
+    expect((await h.app.inject({ method: 'POST', url: '/v1/leads', headers: { 'x-api-key': 'mp-key' }, payload: lead })).statusCode).toBe(404);
   });
 });
 

@@ -78,7 +78,8 @@ export class SqliteDatabase {
   /**
    * Applies the missing numbered migrations in order, in one IMMEDIATE transaction (so two
    * processes migrating at once do not both apply a file), recording each in
-   * schema_migrations. Idempotent.
+   * schema_migrations. Idempotent. Foreign keys are off while migrating (SQLite's documented
+   * way to rebuild a table, which a changed CHECK needs) and checked before COMMIT.
    */
   migrate(): void {
     this.assertOpen();
@@ -90,15 +91,22 @@ export class SqliteDatabase {
     );
     const applied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
     const record = this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
-    this.db
-      .transaction(() => {
-        for (const file of files) {
-          if (applied.get(file)) continue;
-          this.db.exec(readFileSync(join(this.migrationsDir, file), 'utf8'));
-          record.run(file, Date.now());
-        }
-      })
-      .immediate();
+    this.db.pragma('foreign_keys = OFF');
+    try {
+      this.db
+        .transaction(() => {
+          for (const file of files) {
+            if (applied.get(file)) continue;
+            this.db.exec(readFileSync(join(this.migrationsDir, file), 'utf8'));
+            record.run(file, Date.now());
+          }
+          const broken = this.db.pragma('foreign_key_check') as unknown[];
+          if (broken.length > 0) throw new Error(`migration left ${broken.length} broken foreign keys`);
+        })
+        .immediate();
+    } finally {
+      this.db.pragma('foreign_keys = ON');
+    }
   }
 
   /**

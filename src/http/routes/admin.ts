@@ -7,14 +7,42 @@ import { bearerToken, safeEqual } from '../auth.js';
 import { errorSummary } from '../../observability/error-summary.js';
 import { HttpError, unavailable } from '../http-error.js';
 import { bulkReplayBodySchema, idParamsSchema, listDeliveriesQuerySchema } from '../schemas/admin.js';
+import { ADMIN_DOC, ADMIN_ERRORS, deliveryViewSchema, errors, leadViewSchema, nullable, open } from '../schemas/responses.js';
 import { registerDestinationRoutes, type DestinationRouteDeps } from './destinations.js';
+import { truncateIp } from '../../domain/client-ip.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { RequestBudgets } from '../../ports/request-budgets.js';
+
+/** The fields of an audit line: the action is the route pattern, the record its id parameter. */
+function auditFields(request: FastifyRequest, statusCode: number, outcome: string): Record<string, unknown> {
+  const params = (request.params ?? {}) as { id?: unknown };
+  const route = request.routeOptions.url ?? 'unmatched';
+  const record = typeof params.id === 'string' ? params.id : undefined;
+  return {
+    audit: true,
+    actor: outcome === 'denied' ? 'unauthenticated' : 'admin-token',
+    ip: truncateIp(request.ip),
+    action: `${request.method} ${route}`,
+    ...(route.startsWith('/v1/leads/') ? { leadId: record } : {}),
+    ...(route.startsWith('/v1/deliveries/') ? { deliveryId: record } : {}),
+    ...(route.startsWith('/v1/destinations/') ? { destination: record } : {}),
+    statusCode,
+    outcome,
+  };
+}
 
 export interface AdminRouteDeps extends Pick<DestinationRouteDeps, 'config' | 'breakerState'> {
   adminToken: string;
   store: LeadStore;
   queue: JobQueue;
   now: () => number;
+  /** Failed sign-ins are counted per client IP here. */
+  budgets: RequestBudgets;
+  metrics: Metrics;
 }
+
+/** Failed admin authentications per client IP and minute before 429. */
+export const ADMIN_AUTH_FAILURES_PER_MINUTE = 5;
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
@@ -30,11 +58,27 @@ const invalid = (path: string, message: string): HttpError =>
 export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): Promise<void> {
   const { store, queue, now } = deps;
 
+  const failuresKey = (request: FastifyRequest) => `admin-auth:${request.ip}`;
   app.addHook('onRequest', async (request) => {
+    // An IP that failed too often is turned away before its next guess is even compared.
+    const waitMs = await deps.budgets.check(failuresKey(request), ADMIN_AUTH_FAILURES_PER_MINUTE);
+    if (waitMs !== null) {
+      deps.metrics.budgetRejections.inc({ budget: 'admin_auth' });
+      throw new HttpError(429, 'rate_limited', 'Too many failed attempts, retry later', undefined, {
+        'retry-after': String(Math.ceil(waitMs / 1000)),
+      });
+    }
     // Compared even when absent, so timing does not tell "no header" from "wrong token".
     if (!safeEqual(bearerToken(request) ?? '', deps.adminToken)) {
+      await deps.budgets.spend(failuresKey(request), ADMIN_AUTH_FAILURES_PER_MINUTE);
       throw new HttpError(401, 'unauthorized', 'Missing or invalid admin token');
     }
+  });
+  // One audit line per admin request: who, what, on which record, with what outcome; ids only.
+  app.addHook('onResponse', async (request, reply) => {
+    const outcome = reply.statusCode < 400 ? 'ok' : reply.statusCode === 401 || reply.statusCode === 429 ? 'denied' : 'error';
+    deps.metrics.adminRequests.inc({ outcome });
+    request.log.info(auditFields(request, reply.statusCode, outcome), 'admin audit');
   });
 
   /** The store is the truth; when it cannot answer, the client should retry, not see a 500. */
@@ -60,15 +104,41 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
 
   registerDestinationRoutes(app, { config: deps.config, store, breakerState: deps.breakerState });
 
-  app.get<{ Params: { id: string } }>('/v1/leads/:id', { schema: { params: idParamsSchema } }, async (request) => {
+  app.get<{ Params: { id: string } }>(
+    '/v1/leads/:id',
+    {
+      schema: {
+        ...ADMIN_DOC,
+        summary: 'A lead, its deliveries and their attempts',
+        params: idParamsSchema,
+        response: { 200: { description: 'The lead', ...leadViewSchema }, ...errors([400, 404]), ...ADMIN_ERRORS },
+      },
+    },
+    async (request) => {
     const view = await fromStore(request, () => readLeadView(store, request.params.id));
     if (view === null) throw notFound();
     return view;
-  });
+    },
+  );
 
   app.get<{ Querystring: { status?: Delivery['status']; destination?: string; limit?: string; cursor?: string } }>(
     '/v1/deliveries',
-    { schema: { querystring: listDeliveriesQuerySchema } },
+    {
+      schema: {
+        ...ADMIN_DOC,
+        summary: 'List deliveries',
+        description: 'Pages with `limit` (1-500, default 50) and the `next_cursor` of the previous page.',
+        querystring: listDeliveriesQuerySchema,
+        response: {
+          200: open(
+            { items: { type: 'array', items: deliveryViewSchema }, next_cursor: nullable('string') },
+            { description: 'One page of deliveries' },
+          ),
+          ...errors([400]),
+          ...ADMIN_ERRORS,
+        },
+      },
+    },
     async (request) => {
       const { status, destination, cursor } = request.query;
       const limit = request.query.limit === undefined ? DEFAULT_LIMIT : Number(request.query.limit);
@@ -80,7 +150,21 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
 
   app.post<{ Params: { id: string } }>(
     '/v1/deliveries/:id/replay',
-    { schema: { params: idParamsSchema } },
+    {
+      schema: {
+        ...ADMIN_DOC,
+        summary: 'Replay one delivery (same id, so the same webhook-id)',
+        params: idParamsSchema,
+        response: {
+          202: open(
+            { id: { type: 'string' }, status: { type: 'string', enum: ['pending', 'delivered', 'dead'] } },
+            { description: 'Pending again (or its status when it could not be replayed)' },
+          ),
+          ...errors([400, 404]),
+          ...ADMIN_ERRORS,
+        },
+      },
+    },
     async (request, reply) => {
       const { id } = request.params;
       const existing = await fromStore(request, () => store.getDelivery(id));
@@ -93,7 +177,18 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
 
   app.post<{ Body: { destination: string; status: 'dead'; since?: string; until?: string } }>(
     '/v1/deliveries/replay',
-    { schema: { body: bulkReplayBodySchema } },
+    {
+      schema: {
+        ...ADMIN_DOC,
+        summary: "Replay a destination's dead deliveries",
+        body: bulkReplayBodySchema,
+        response: {
+          202: open({ replayed: { type: 'integer' } }, { description: 'How many deliveries are pending again' }),
+          ...errors([400]),
+          ...ADMIN_ERRORS,
+        },
+      },
+    },
     async (request, reply) => {
       const { destination, since, until } = request.body;
       const sinceMs = since === undefined ? undefined : Date.parse(since);

@@ -4,6 +4,21 @@ import { errorSummary } from '../../observability/error-summary.js';
 import type { LeadStore } from '../../ports/lead-store.js';
 import { HttpError, unavailable } from '../http-error.js';
 import { ID_PATTERN } from '../schemas/common.js';
+import { ADMIN_DOC, ADMIN_ERRORS, errors, nullable, open } from '../schemas/responses.js';
+
+const destinationViewSchema = open({
+  id: { type: 'string' },
+  paused: { type: 'boolean' },
+  circuit_breaker: {
+    type: ['string', 'null'],
+    enum: ['closed', 'half_open', 'open', null],
+    description: "This process's worker's breaker; null in a process without a worker",
+  },
+  pending: { type: 'integer' },
+  dead: { type: 'integer' },
+  max_in_flight: nullable('integer'),
+  rate_limit: { anyOf: [open({ per_second: { type: 'number' } }), { type: 'null' }] },
+});
 
 export type BreakerStateName = 'closed' | 'half_open' | 'open';
 
@@ -39,7 +54,15 @@ export function registerDestinationRoutes(app: FastifyInstance, deps: Destinatio
     }
   };
 
-  app.get('/v1/destinations', async (request) => {
+  const listSchema = {
+    ...ADMIN_DOC,
+    summary: 'Destinations: paused, breaker, pending and dead counts, limits',
+    response: {
+      200: open({ items: { type: 'array', items: destinationViewSchema } }, { description: 'Every destination of the config' }),
+      ...ADMIN_ERRORS,
+    },
+  };
+  app.get('/v1/destinations', { schema: listSchema }, async (request) => {
     const [paused, stats] = await fromStore(request, () => Promise.all([store.pausedDestinations(), store.stats()]));
     const pausedSet = new Set(paused);
     const counts = new Map(stats.map((s) => [s.destination, s]));
@@ -60,7 +83,21 @@ export function registerDestinationRoutes(app: FastifyInstance, deps: Destinatio
   for (const action of ['pause', 'resume'] as const) {
     app.post<{ Params: { id: string } }>(
       `/v1/destinations/:id/${action}`,
-      { schema: { params: paramsSchema } },
+      {
+        schema: {
+          ...ADMIN_DOC,
+          summary:
+            action === 'pause'
+              ? "Hold a destination's deliveries, cluster-wide (no attempt spent)"
+              : "Let a paused destination's deliveries flow again",
+          params: paramsSchema,
+          response: {
+            200: open({ destination: { type: 'string' }, paused: { type: 'boolean' } }, { description: action === 'pause' ? 'Paused' : 'Resumed' }),
+            ...errors([400, 404]),
+            ...ADMIN_ERRORS,
+          },
+        },
+      },
       async (request, reply) => {
         const { id } = request.params;
         if (!known.has(id)) throw new HttpError(404, 'not_found', 'No such destination in the config');

@@ -1,35 +1,25 @@
 import { hash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { BrandConfig, LeadgateConfig } from '../../domain/config.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type { BrandConfig } from '../../domain/config.js';
 import type { LeadInput } from '../../domain/lead.js';
-import { createLeadAcceptor } from '../../ingest/accept-lead.js';
-import type { Metrics } from '../../observability/metrics.js';
-import type { JobQueue } from '../../ports/job-queue.js';
-import type { LeadStore } from '../../ports/lead-store.js';
-import { presentedKey } from '../auth.js';
+import type { AcceptResult, LeadSubmission } from '../../ingest/accept-lead.js';
+import type { RequestBudgets } from '../../ports/request-budgets.js';
 import { HttpError, unavailable } from '../http-error.js';
 import { TOKEN_PATTERN } from '../schemas/common.js';
+import { LEAD_EXAMPLE } from '../schemas/lead-example.js';
 import { leadBodySchema } from '../schemas/lead.js';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The brand the API key named; set by the auth hook of `POST /v1/leads`. */
-    brand: BrandConfig | null;
-  }
-}
+import { errors, open } from '../schemas/responses.js';
 
 export const LEADS_ROUTE = '/v1/leads';
 
 const MAX_IDEMPOTENCY_KEY = 255;
 
 export interface LeadsRouteDeps {
-  config: LeadgateConfig;
-  store: LeadStore;
-  queue: JobQueue;
-  metrics: Metrics;
+  accept: (submission: LeadSubmission) => Promise<AcceptResult>;
+  /** Keys, origins and per-IP budgets (src/http/ingest-guard.ts). */
+  guard: (request: FastifyRequest) => Promise<void>;
+  budgets: RequestBudgets;
   isDraining: () => boolean;
-  now: () => number;
-  resolveKey: (key: string) => BrandConfig | null;
 }
 
 interface Accepted {
@@ -37,21 +27,51 @@ interface Accepted {
   status: 'accepted';
 }
 
+const schema: FastifySchema = {
+  tags: ['ingest'],
+  summary: 'Submit a lead',
+  description:
+    'Authenticates the brand by its key (secret from servers, publishable from listed page origins), validates ' +
+    'and normalises the lead, and answers 202 once the lead and its deliveries are durable. Unknown fields and ' +
+    'control or invisible formatting characters are rejected. A submission caught by the bot traps gets the same 202.',
+  security: [{ brandKeyBearer: [] }, { brandKeyHeader: [] }],
+  // The route's own hook checks Idempotency-Key before validation runs, so this schema never
+  // rejects anything the hook let through; it documents the header.
+  headers: {
+    type: 'object',
+    properties: {
+      'idempotency-key': {
+        type: 'string',
+        minLength: 1,
+        maxLength: 255,
+        pattern: '^[\\x21-\\x7E]+$',
+        description:
+          'The same key from the same brand within 24 h returns the first response again with ' +
+          '`Idempotent-Replayed: true`; with a different body, 422; while the first is in flight, 409.',
+      },
+    },
+  },
+  body: { ...leadBodySchema, examples: [LEAD_EXAMPLE] },
+  response: {
+    202: open(
+      { id: { type: 'string', description: 'The lead id' }, status: { type: 'string', enum: ['accepted'] } },
+      {
+        description: 'Accepted: the lead and its deliveries are durable',
+        required: ['id', 'status'],
+        headers: {
+          Location: { type: 'string', description: '/v1/leads/<id>' },
+          'Idempotent-Replayed': { type: 'string', enum: ['true'], description: 'Set on a replayed response' },
+        },
+      },
+    ),
+    ...errors([400, 401, 403, 409, 413, 415, 422, 429, 503], { 400: ['captcha_failed'] }),
+  },
+};
+
+/** `POST /v1/leads`: maps HTTP to the ingest use case (src/ingest/accept-lead.ts) and back. */
 export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): void {
   const rejectWhileDraining = async (): Promise<void> => {
     if (deps.isDraining()) throw unavailable();
-  };
-
-  const authenticate = async (request: FastifyRequest): Promise<void> => {
-    const key = presentedKey(request);
-    const brand = key === null ? null : deps.resolveKey(key);
-    if (brand === null) throw new HttpError(401, 'unauthorized', 'Missing or unknown API key');
-    request.brand = brand;
-    // No Origin: a server-to-server call (PHP back end), which CORS does not concern.
-    const origin = request.headers.origin;
-    if (origin !== undefined && !brand.allowedOrigins.includes(origin)) {
-      throw new HttpError(403, 'origin_not_allowed', 'This origin may not submit leads for this brand');
-    }
   };
 
   const requireBody = async (request: FastifyRequest): Promise<void> => {
@@ -68,25 +88,31 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
     }
   };
 
-  const accept = createLeadAcceptor({ config: deps.config, store: deps.store, queue: deps.queue, metrics: deps.metrics, now: deps.now });
-
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<Accepted> => {
+    const brand = request.brand as BrandConfig;
     const key = request.headers['idempotency-key'];
-    const result = await accept({
-      brand: request.brand as BrandConfig,
+    const result = await deps.accept({
+      brand,
       body: request.body as LeadInput,
       idempotency:
         typeof key === 'string' ? { key, bodyHash: hash('sha256', request.rawBody ?? Buffer.alloc(0), 'hex') } : null,
+      client: { keyKind: request.keyKind ?? 'secret', ip: request.ip, userAgent: request.headers['user-agent'] ?? null },
       log: request.log,
     });
     switch (result.kind) {
       case 'created':
+        // The brand's budget counts accepted leads only (spam is not the brand's traffic).
+        if (!result.spam && brand.rateLimitPerMinute !== null) {
+          await deps.budgets.spend(`brand:${brand.id}`, brand.rateLimitPerMinute).catch(() => null);
+        }
         break;
       case 'replayed':
         void reply.header('idempotent-replayed', 'true');
         break;
       case 'invalid':
         throw new HttpError(400, 'validation_failed', 'Request is invalid', result.issues);
+      case 'captcha_failed':
+        throw new HttpError(400, 'captcha_failed', 'The captcha is missing or was refused: solve it again');
       case 'in_flight':
         throw new HttpError(409, 'idempotency_in_flight', 'A request with this Idempotency-Key is still being processed');
       case 'key_reused':
@@ -99,19 +125,8 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
   };
 
   app.post(LEADS_ROUTE, {
-    schema: { body: leadBodySchema },
-    config: {
-      // Per brand, after auth (the plugin appends its hook after ours): an unauthenticated
-      // flood is turned away by the key check and cannot eat a brand's budget.
-      rateLimit: {
-        hook: 'onRequest',
-        timeWindow: 60_000,
-        keyGenerator: (request: FastifyRequest) => `brand:${request.brand?.id ?? 'unknown'}`,
-        allowList: (request: FastifyRequest) => (request.brand?.rateLimitPerMinute ?? null) === null,
-        max: (request: FastifyRequest) => request.brand?.rateLimitPerMinute ?? 0,
-      },
-    },
-    onRequest: [rejectWhileDraining, authenticate],
+    schema,
+    onRequest: [rejectWhileDraining, deps.guard],
     preValidation: [requireBody, checkIdempotencyKey],
     handler: async (request, reply) => {
       const body = await handle(request, reply);

@@ -32,6 +32,7 @@ export const leadBodySchema = {
         contact: { type: 'boolean' },
         marketing: { type: 'boolean' },
         text: text(1000),
+        text_version: text(100),
       },
     },
     source: {
@@ -44,5 +45,15 @@ export const leadBodySchema = {
       },
     },
     meta: { type: 'object', maxProperties: 20, propertyNames: mapKey, additionalProperties: text(500) },
+    // The page's bot traps (src/domain/bot-check.ts): checked, never stored or forwarded.
+    bot: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        honeypot: { type: 'string', maxLength: 1000 },
+        form_shown_at: { type: 'string', maxLength: 64 },
+        captcha_token: { type: 'string', maxLength: 4096 },
+      },
+    },
   },
 } as const;
