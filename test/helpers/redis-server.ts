@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import { freePort } from './free-port.js';
 import os from 'node:os';
 import path from 'node:path';
