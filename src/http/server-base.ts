@@ -16,6 +16,18 @@ function requestId(req: IncomingMessage): string {
   return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/**
+ * LEADGATE_TRUST_PROXY as Fastify wants it. Fastify 5 refuses a bare hop count (it cannot check
+ * the immediate peer), so a count N becomes "believe the N nearest hops": right when only the
+ * load balancer can reach the instance (EB's security groups); a CIDR list of the load
+ * balancer's subnets is stricter and preferred (docs/configuration.md).
+ */
+function trustProxy(setting: number | string[] | undefined): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (setting === undefined) return false;
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  return setting;
+}
+
 export interface ServerBaseOptions {
   logger: Logger;
   metrics: Metrics;
@@ -40,8 +52,7 @@ export function createServerBase(options: ServerBaseOptions): FastifyInstance {
     genReqId: requestId,
     bodyLimit: JSON_BODY_LIMIT,
     return503OnClosing: true,
-    // A hop count is valid at run time (Fastify hands it to proxy-addr); its types omit numbers.
-    trustProxy: (options.trustProxy ?? false) as boolean | string[],
+    trustProxy: trustProxy(options.trustProxy),
     // Longer than a load balancer's idle timeout (60 s on AWS) so it never reuses a closed socket;
     // a slow-loris request is cut after 30 s.
     keepAliveTimeout: 65_000,

@@ -1,0 +1,68 @@
+/**
+ * Text a form field may and may not carry (src/http/schemas/common.ts, SAFE_TEXT_PATTERN):
+ * hostile characters that hide, reorder or break what a person or a CRM reads, and the
+ * international text real visitors type.
+ */
+
+export const HOSTILE_STRINGS: Array<{ name: string; value: string }> = [
+  { name: 'NUL', value: '\u0000' },
+  { name: 'bell', value: '\u0007' },
+  { name: 'backspace', value: '\u0008' },
+  { name: 'vertical tab', value: '\u000B' },
+  { name: 'form feed', value: '\u000C' },
+  { name: 'carriage return', value: '\r' },
+  { name: 'escape (ANSI sequences)', value: '\u001B[31m' },
+  { name: 'DEL', value: '\u007F' },
+  { name: 'C1 padding character U+0080', value: '\u0080' },
+  { name: 'C1 next line U+0085', value: '\u0085' },
+  { name: 'C1 control sequence introducer U+009B', value: '\u009B' },
+  { name: 'C1 application program command U+009F', value: '\u009F' },
+  { name: 'left-to-right embedding U+202A', value: '\u202A' },
+  { name: 'right-to-left embedding U+202B', value: '\u202B' },
+  { name: 'pop directional formatting U+202C', value: '\u202C' },
+  { name: 'left-to-right override U+202D', value: '\u202D' },
+  { name: 'right-to-left override U+202E', value: '\u202E' },
+  { name: 'left-to-right isolate U+2066', value: '\u2066' },
+  { name: 'right-to-left isolate U+2067', value: '\u2067' },
+  { name: 'first strong isolate U+2068', value: '\u2068' },
+  { name: 'pop directional isolate U+2069', value: '\u2069' },
+  { name: 'zero-width space U+200B', value: '\u200B' },
+  { name: 'word joiner U+2060', value: '\u2060' },
+  { name: 'invisible times U+2062', value: '\u2062' },
+  { name: 'byte order mark U+FEFF', value: '\uFEFF' },
+  { name: 'Mongolian vowel separator U+180E', value: '\u180E' },
+  { name: 'line separator U+2028', value: '\u2028' },
+  { name: 'paragraph separator U+2029', value: '\u2029' },
+  { name: 'lone high surrogate', value: '\uD83D' },
+  { name: 'lone low surrogate', value: '\uDE00' },
+  { name: 'reversed surrogate pair', value: '\uDE00\uD83D' },
+  { name: 'noncharacter U+FDD0', value: '\uFDD0' },
+  { name: 'noncharacter U+FFFE', value: '\uFFFE' },
+  { name: 'noncharacter U+FFFF', value: '\uFFFF' },
+  { name: 'noncharacter U+1FFFE', value: '\u{1FFFE}' },
+  { name: 'noncharacter U+10FFFF', value: '\u{10FFFF}' },
+];
+
+/** Names and messages as French consumers and their neighbours write them; each must reach the CRM unchanged. */
+export const INTERNATIONAL_STRINGS: Array<{ name: string; message: string }> = [
+  { name: 'Zoé', message: 'Ménage le vendredi, s’il vous plaît.' },
+  { name: 'François-Xavier', message: 'Garde d’enfants à Besançon, 3 h par jour.' },
+  { name: 'Anaïs', message: 'Jardinage : tonte et taille des haies.' },
+  { name: 'Jérôme', message: 'Dépannage électrique urgent — disjoncteur.' },
+  { name: 'Cœur', message: 'Œuvre de charité, cœur généreux, « guillemets ».' },
+  { name: 'Ægir', message: 'Æsthetics of the façade.' },
+  { name: 'Jürgen', message: 'Größe der Wohnung: 120 m², Straße ruhig.' },
+  { name: 'Łukasz', message: 'Zażółć gęślą jaźń.' },
+  { name: 'Çağla', message: 'Şişli’de temizlik, ığdır.' },
+  { name: 'محمد', message: 'أحتاج إلى تنظيف الشقة يوم السبت' },
+  { name: 'نسرین', message: 'می‌خواهم خانه تمیز شود' },
+  { name: 'דוד', message: 'ניקיון דירה ביום ראשון' },
+  { name: '王伟', message: '请周六上午来打扫，谢谢！' },
+  { name: '佐藤', message: '土曜日の午前中にお願いします。' },
+  { name: '김민준', message: '토요일 오전에 청소 부탁드립니다' },
+  { name: 'Αλέξανδρος', message: 'Καθαρισμός σπιτιού το Σάββατο.' },
+  { name: 'Дмитрий', message: 'Уборка квартиры в субботу.' },
+  { name: 'प्रिया', message: 'शनिवार को सफाई चाहिए' },
+  { name: 'Nguyễn', message: 'Dọn nhà vào thứ Bảy nhé.' },
+  { name: 'Léa', message: 'Merci ! 👍 Famille 👨‍👩‍👧 et drapeau 🏳️‍🌈, café ☕.' },
+];
