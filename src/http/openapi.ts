@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import swagger, { type SwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +13,8 @@ import type { FastifyInstance } from 'fastify';
 export const OPENAPI_ROUTE = '/openapi.json';
 export const DOCS_PREFIX = '/docs';
 
-export const COMMITTED_DOCUMENT_PATH = new URL('../../openapi.json', import.meta.url);
+/** Built: dist/openapi.json (copied by scripts/post-build.mjs); from sources (tests): the repository's. */
+const DOCUMENT_PATHS = [new URL('../openapi.json', import.meta.url), new URL('../../openapi.json', import.meta.url)];
 
 export const version = (): string => {
   try {
@@ -68,5 +69,7 @@ export async function serveOpenApi(app: FastifyInstance, document: Record<string
 
 /** The committed document, read once at start. */
 export function readCommittedDocument(): Record<string, unknown> {
-  return JSON.parse(readFileSync(COMMITTED_DOCUMENT_PATH, 'utf8')) as Record<string, unknown>;
+  const path = DOCUMENT_PATHS.find((candidate) => existsSync(candidate));
+  if (path === undefined) throw new Error('openapi.json is missing from the build (scripts/post-build.mjs copies it into dist/)');
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 }

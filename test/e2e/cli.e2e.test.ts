@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.js';
 import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from '../helpers/http-client.js';
 import { runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
 
@@ -73,9 +74,13 @@ describe('leadgate CLI', () => {
 
   it('on a fresh clone, serve --demo runs the bundled example and its demo CRM visibly receives the lead', async () => {
     // The README's walk-through (npm start = leadgate serve --demo). The example's destination is
-    // the demo CRM on the ops listener, http://127.0.0.1:${LEADGATE_OPS_PORT:-9464}/demo/crm/leads;
-    // the helper gives the ops listener a free port.
-    const leadgate = await startLeadgate('serve --demo', { LEADGATE_DATA_DIR: join(tempDir(), 'data') });
+    // the demo CRM on the ops listener (port 9464 unless DEMO_CRM_URL says otherwise): here a free port.
+    const opsPort = String(await freePort());
+    const leadgate = await startLeadgate('serve --demo', {
+      LEADGATE_DATA_DIR: join(tempDir(), 'data'),
+      LEADGATE_OPS_PORT: opsPort,
+      DEMO_CRM_URL: `http://127.0.0.1:${opsPort}/demo/crm/leads`,
+    });
     processes.push(leadgate);
     const accepted = await postLead(leadgate.url, 'demo-secret-key-merciplus-0001', EXAMPLE_LEAD);
     expect(accepted.status).toBe(202);
