@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
  *   true; leadgate stores the lead) or not, its socket is closed without an answer either way
  *   (the answer is lost), and leadgate restarts; meanwhile lead requests get 503 +
  *   `Retry-After: 1`, as a load balancer with no healthy backend answers.
+ * - `POST /__front/settle`: answers once a restart under way is over.
  * - `GET /__front/requests?key=<Idempotency-Key>`: every lead request seen with that key, in
  *   order, with what happened to it.
  */
@@ -139,6 +140,9 @@ export async function startFrontProxy(initialUpstream: string, leadgate: Leadgat
         await restarting;
         upstream = await leadgate.start();
         down = false;
+        break;
+      case 'POST /__front/settle':
+        await restarting;
         break;
       case 'POST /__front/restart-on-next':
         await restarting;

@@ -34,6 +34,12 @@ final class Front
         self::call('POST', '/__front/restart-on-next', ['forward' => $forward]);
     }
 
+    /** Returns once a restart under way (restartOnNext) is over. */
+    public static function settle(): void
+    {
+        self::call('POST', '/__front/settle');
+    }
+
     /**
      * @return list<array{key: ?string, receivedAt: int, outcome: string, status: ?int, id: ?string, replayed: bool}>
      */
