@@ -52,6 +52,20 @@ final class WebhookTest extends TestCase
         self::assertSame('camille.martin@example.fr', $payload['data']['contact']['email']);
     }
 
+    public function testARetriedDeliveryVerifiesToTheSameWebhookId(): void
+    {
+        $deliveries = json_decode((string) file_get_contents(Env::get('LEADGATE_WEBHOOK_FIXTURE')), true, 512, JSON_THROW_ON_ERROR);
+        self::assertCount(2, $deliveries, 'the first attempt and its retry');
+
+        $ids = [];
+        foreach ($deliveries as $delivery) {
+            self::assertSame($delivery['lead_id'], Webhook::verify($delivery['body'], $delivery['headers'], self::secret())['data']['id']);
+            $ids[] = $delivery['headers']['webhook-id'];
+        }
+        // The id a CRM drops duplicates by.
+        self::assertSame($ids[0], $ids[1]);
+    }
+
     public function testHeaderNamesInAnyCaseAndValuesAsLists(): void
     {
         $delivery = self::delivery();
