@@ -230,5 +230,6 @@ describe('PHP client against a real leadgate', () => {
     expect(run.code).not.toBe(0);
     expect(run.tests).toBe(1);
     expect(run.failures + run.errors).toBe(1);
+    expect(run.output).toContain('Leadgate\\Unauthorized');
   });
 });

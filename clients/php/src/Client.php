@@ -75,8 +75,12 @@ final class Client
     public function submitLead(array $lead, ?string $idempotencyKey = null): Accepted
     {
         $key = $idempotencyKey ?? self::newIdempotencyKey();
-        // An empty array would encode as a JSON list; leadgate expects an object.
-        $body = $lead === [] ? '{}' : json_encode($lead, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        try {
+            // An empty array would encode as a JSON list; leadgate expects an object.
+            $body = $lead === [] ? '{}' : json_encode($lead, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        } catch (\JsonException $e) {
+            throw new \InvalidArgumentException('leadgate: the lead cannot be encoded as JSON: ' . $e->getMessage(), 0, $e);
+        }
 
         for ($attempt = 0; ; $attempt++) {
             $response = null;

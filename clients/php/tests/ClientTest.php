@@ -250,6 +250,16 @@ final class ClientTest extends TestCase
         self::assertSame([], array_diff(array_slice($outcomes, 1, -1), ['restarting:503']), implode(', ', $outcomes));
     }
 
+    public function testALeadThatIsNotUtf8IsRefusedBeforeSending(): void
+    {
+        $lead = Env::lead('not-utf8');
+        $lead['message'] = "caf\xE9";
+
+        $this->expectException(\InvalidArgumentException::class);
+        $this->expectExceptionMessage('leadgate: the lead cannot be encoded as JSON');
+        $this->client()->submitLead($lead);
+    }
+
     public function testOptionsAreChecked(): void
     {
         foreach ([
