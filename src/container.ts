@@ -206,8 +206,7 @@ async function createRequestBudgets(env: Env): Promise<RequestBudgets> {
     retryStrategy: reconnectBackoff(2_000),
   });
   client.on('error', () => {}); // a down Redis shows in the queue's errors and in readiness already
-  const budgets = createRedisBudgets(client);
-  return { spend: (k, n) => budgets.spend(k, n), check: (k, n) => budgets.check(k, n), close: () => closeConnection(client, 2_000) };
+  return createRedisBudgets(client, () => closeConnection(client, 2_000));
 }
 
 /** OAuth2 access tokens for destinations with `auth: {type: oauth2}`, cached per destination. */

@@ -3,7 +3,7 @@
  * Fixed one-minute windows per key. Two implementations, chosen in src/container.ts:
  * per process (src/adapters/memory/request-budgets.ts) and shared by every instance through
  * Redis when LEADGATE_QUEUE=bullmq (src/adapters/bullmq/request-budgets.ts).
- * Tested by test/unit/request-budgets.test.ts on both.
+ * Tested by test/integration/request-budgets.test.ts on both (a real redis-server for the shared one).
  */
 export interface RequestBudgets {
   /**

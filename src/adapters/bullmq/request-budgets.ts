@@ -7,7 +7,7 @@ import { LimiterBudgets } from '../memory/request-budgets.js';
  * Redis cannot answer, each instance falls back to its own in-memory budget (the insurance
  * limiter): the edge stays protected per instance rather than open or closed to everyone.
  */
-export function createRedisBudgets(client: Redis): LimiterBudgets {
+export function createRedisBudgets(client: Redis, close: () => Promise<void>): LimiterBudgets {
   return new LimiterBudgets(
     (points, duration) =>
       new RateLimiterRedis({
@@ -18,5 +18,6 @@ export function createRedisBudgets(client: Redis): LimiterBudgets {
         rejectIfRedisNotReady: true,
         insuranceLimiter: new RateLimiterMemory({ points, duration }),
       }),
+    close,
   );
 }

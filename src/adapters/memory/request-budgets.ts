@@ -13,7 +13,11 @@ export type LimiterFactory = (points: number, durationSeconds: number) => RateLi
 export class LimiterBudgets implements RequestBudgets {
   private readonly limiters = new Map<number, RateLimiterAbstract>();
 
-  constructor(private readonly makeLimiter: LimiterFactory = (points, duration) => new RateLimiterMemory({ points, duration })) {}
+  constructor(
+    private readonly makeLimiter: LimiterFactory = (points, duration) => new RateLimiterMemory({ points, duration }),
+    /** Closes what the limiters use (the Redis connection of the shared variant). */
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {}
 
   async spend(key: string, perMinute: number): Promise<number | null> {
     try {
@@ -30,7 +34,9 @@ export class LimiterBudgets implements RequestBudgets {
     return used !== null && used.consumedPoints >= perMinute ? Math.max(1, used.msBeforeNext) : null;
   }
 
-  async close(): Promise<void> {}
+  close(): Promise<void> {
+    return this.onClose();
+  }
 
   private limiter(perMinute: number): RateLimiterAbstract {
     let limiter = this.limiters.get(perMinute);
