@@ -96,7 +96,7 @@ describe('Jenkinsfile', () => {
   });
 
   it('has no pipeline-wide timeout that would cut the approval; the working stages have their own', () => {
-    const pipelineOptions = /^  options \{([^}]*)\}/m.exec(code)![1]!;
+    const pipelineOptions = /^ {2}options \{([^}]*)\}/m.exec(code)![1]!;
     expect(pipelineOptions).not.toMatch(/timeout/);
     for (const stage of ['Build and deploy to staging', 'Deploy to production']) expect(body(stage)).toMatch(/timeout\(time: \d+, unit: 'HOURS'\)/);
   });
