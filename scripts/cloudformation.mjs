@@ -236,7 +236,7 @@ export function renderTemplate(tables = JSON.parse(readFileSync(TABLES_FILE, 'ut
       DeadLetterQueueAlarm: queueAlarm({
         name: 'dlq-not-empty',
         description:
-          'A delivery message was received 20 times without being handled and moved to the dead-letter queue: a worker keeps failing on it. The store still holds the delivery (the sweeper re-announces it); look at the worker logs.',
+          'A delivery message was received 20 times without being handled and moved to the dead-letter queue: a worker keeps failing on it. The store still holds the delivery (the sweeper re-announces it); look at the worker logs. Runbook: docs/runbooks/dlq-not-empty.md',
         queue: 'DeadLetterQueue',
         metric: 'ApproximateNumberOfMessagesVisible',
         threshold: 0,
@@ -245,7 +245,7 @@ export function renderTemplate(tables = JSON.parse(readFileSync(TABLES_FILE, 'ut
       OldestMessageAgeAlarm: queueAlarm({
         name: 'queue-oldest-message-age',
         description:
-          'The oldest delivery message is older than the threshold: workers are not consuming, or a CRM has failed for that long.',
+          'The oldest delivery message is older than the threshold: workers are not consuming, or a CRM has failed for that long. Runbook: docs/runbooks/queue-backlog.md',
         queue: 'DeliveryQueue',
         metric: 'ApproximateAgeOfOldestMessage',
         threshold: ref('OldestMessageAgeThresholdSeconds'),
