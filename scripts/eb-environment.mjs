@@ -41,7 +41,7 @@ export const REQUIRED = [
   'aws:autoscaling:asg/MinSize',
   'aws:autoscaling:asg/MaxSize',
 ];
-const STACK_KEYS = new Set(['AlarmTopicArn', 'OldestMessageAgeThresholdSeconds', 'LogRetentionDays']);
+const STACK_KEYS = new Set(['AlarmTopicArn', 'OldestMessageAgeThresholdSeconds', 'QueueBacklogThreshold', 'LogRetentionDays', 'SecretsKmsKeyArn']);
 /** A value someone still has to supply: <account-id>, <production-certificate-id>, ... */
 const PLACEHOLDER = /<[a-z0-9-]+>/g;
 const SSM_PARAMETER = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:(\d{12}|<account-id>):parameter\/[\w./-]+$/;
