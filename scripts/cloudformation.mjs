@@ -71,6 +71,56 @@ function tableResource(name, definition) {
   return { Type: 'AWS::DynamoDB::Table', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain', Properties: properties };
 }
 
+const alarmActions = () => ({
+  AlarmActions: { 'Fn::If': ['HasAlarmTopic', [ref('AlarmTopicArn')], ref('AWS::NoValue')] },
+  OKActions: { 'Fn::If': ['HasAlarmTopic', [ref('AlarmTopicArn')], ref('AWS::NoValue')] },
+});
+const nonEmptyList = (name) => ({ 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', ref(name)] }, ''] }] });
+const ifCondition = (condition, value) => ({ 'Fn::If': [condition, value, ref('AWS::NoValue')] });
+
+/** Read or write requests DynamoDB refused for capacity on one table (its indexes included). */
+function throttleAlarm(name, id) {
+  const metric = (queryId, metricName) => ({
+    Id: queryId,
+    ReturnData: false,
+    MetricStat: {
+      Metric: { Namespace: 'AWS/DynamoDB', MetricName: metricName, Dimensions: [{ Name: 'TableName', Value: ref(id) }] },
+      Period: 300,
+      Stat: 'Sum',
+    },
+  });
+  return {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      AlarmName: sub(`leadgate-\${EnvironmentName}-${name}-throttled`),
+      AlarmDescription: `DynamoDB throttled requests on the ${name} table (on-demand tables throttle past their table or account limits, or on a hot partition): ingest answers 503 and deliveries retry. Runbook: docs/runbooks/dynamodb-throttling.md`,
+      Metrics: [
+        metric('reads', 'ReadThrottleEvents'),
+        metric('writes', 'WriteThrottleEvents'),
+        { Id: 'throttled', Expression: 'FILL(reads, 0) + FILL(writes, 0)', Label: 'throttle events', ReturnData: true },
+      ],
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      ...alarmActions(),
+    },
+  };
+}
+
+function logGroup(process) {
+  return {
+    Type: 'AWS::Logs::LogGroup',
+    DeletionPolicy: 'Retain',
+    UpdateReplacePolicy: 'Retain',
+    Properties: {
+      LogGroupName: sub(`/aws/elasticbeanstalk/leadgate-\${EnvironmentName}/leadgate/${process}.json`),
+      RetentionInDays: ref('LogRetentionDays'),
+    },
+  };
+}
+
 function queueAlarm({ name, description, queue, metric, threshold, periods }) {
   return {
     Type: 'AWS::CloudWatch::Alarm',
@@ -86,8 +136,7 @@ function queueAlarm({ name, description, queue, metric, threshold, periods }) {
       Threshold: threshold,
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
-      AlarmActions: { 'Fn::If': ['HasAlarmTopic', [ref('AlarmTopicArn')], ref('AWS::NoValue')] },
-      OKActions: { 'Fn::If': ['HasAlarmTopic', [ref('AlarmTopicArn')], ref('AWS::NoValue')] },
+      ...alarmActions(),
     },
   };
 }
@@ -120,14 +169,47 @@ export function renderTemplate(tables = JSON.parse(readFileSync(TABLES_FILE, 'ut
         Default: 3600,
         MinValue: 60,
       },
+      QueueBacklogThreshold: {
+        Type: 'Number',
+        Description:
+          'Alarm when this many delivery messages wait, ready, for 15 minutes: the workers do not keep up even after scaling out (retries waiting for their time are not counted).',
+        Default: 5000,
+        MinValue: 1,
+      },
       AlarmTopicArn: {
         Type: 'String',
-        Description: 'SNS topic the alarms notify; empty for none',
+        Description: 'SNS topic the alarms notify (deploy/environments/<env>.json Stack.AlarmTopicArn); empty for none',
+        Default: '',
+      },
+      LogRetentionDays: {
+        Type: 'Number',
+        Description: 'Days CloudWatch Logs keeps the web and worker JSON logs',
+        Default: 30,
+        AllowedValues: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653],
+      },
+      SecretParameterArns: {
+        Type: 'CommaDelimitedList',
+        Description:
+          'SSM parameters the instances read at start (EB environment secrets): exactly the ARNs in deploy/environments/<env>.json, rendered by scripts/eb-environment.mjs',
+        Default: '',
+      },
+      SecretsManagerArns: {
+        Type: 'CommaDelimitedList',
+        Description: 'Secrets Manager secrets the instances read at start (EB environment secrets), likewise',
+        Default: '',
+      },
+      SecretsKmsKeyArn: {
+        Type: 'String',
+        Description: 'The customer managed KMS key of those parameters and secrets; empty when they use the AWS managed keys',
         Default: '',
       },
     },
     Conditions: {
       HasAlarmTopic: { 'Fn::Not': [{ 'Fn::Equals': [ref('AlarmTopicArn'), ''] }] },
+      HasSecretParameters: nonEmptyList('SecretParameterArns'),
+      HasSecretsManagerSecrets: nonEmptyList('SecretsManagerArns'),
+      HasSecretsKmsKey: { 'Fn::Not': [{ 'Fn::Equals': [ref('SecretsKmsKeyArn'), ''] }] },
+      HasSecrets: { 'Fn::Or': [{ Condition: 'HasSecretParameters' }, { Condition: 'HasSecretsManagerSecrets' }] },
     },
     Resources: {
       DeadLetterQueue: {
@@ -154,7 +236,7 @@ export function renderTemplate(tables = JSON.parse(readFileSync(TABLES_FILE, 'ut
       DeadLetterQueueAlarm: queueAlarm({
         name: 'dlq-not-empty',
         description:
-          'A delivery message was received 20 times without being handled and moved to the dead-letter queue: a worker keeps failing on it. The store still holds the delivery (the sweeper re-announces it); look at the worker logs.',
+          'A delivery message was received 20 times without being handled and moved to the dead-letter queue: a worker keeps failing on it. The store still holds the delivery (the sweeper re-announces it); look at the worker logs. Runbook: docs/runbooks/dlq-not-empty.md',
         queue: 'DeadLetterQueue',
         metric: 'ApproximateNumberOfMessagesVisible',
         threshold: 0,
@@ -163,16 +245,28 @@ export function renderTemplate(tables = JSON.parse(readFileSync(TABLES_FILE, 'ut
       OldestMessageAgeAlarm: queueAlarm({
         name: 'queue-oldest-message-age',
         description:
-          'The oldest delivery message is older than the threshold: workers are not consuming, or a CRM has failed for that long.',
+          'The oldest delivery message is older than the threshold: workers are not consuming, or a CRM has failed for that long. Runbook: docs/runbooks/queue-backlog.md',
         queue: 'DeliveryQueue',
         metric: 'ApproximateAgeOfOldestMessage',
         threshold: ref('OldestMessageAgeThresholdSeconds'),
         periods: 2,
       }),
+      QueueBacklogAlarm: queueAlarm({
+        name: 'queue-backlog',
+        description:
+          'Delivery messages ready for a worker have stayed above the threshold for 15 minutes: the workers do not keep up although the backlog policy scales them out (at MaxSize?). Runbook: docs/runbooks/queue-backlog.md',
+        queue: 'DeliveryQueue',
+        metric: 'ApproximateNumberOfMessagesVisible',
+        threshold: ref('QueueBacklogThreshold'),
+        periods: 3,
+      }),
+      ...Object.fromEntries(tableIds.map(([name, id]) => [`${id}ThrottleAlarm`, throttleAlarm(name, id)])),
+      WebLogGroup: logGroup('web'),
+      WorkerLogGroup: logGroup('worker'),
       InstanceRole: {
         Type: 'AWS::IAM::Role',
         Properties: {
-          Description: 'leadgate instances: the delivery queue, the tables, log streaming',
+          Description: 'leadgate instances: the delivery queue, the tables, log streaming, their own secrets',
           AssumeRolePolicyDocument: {
             Version: '2012-10-17',
             Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
@@ -270,13 +364,46 @@ export function renderTemplate(tables = JSON.parse(readFileSync(TABLES_FILE, 'ut
                 ],
               },
             },
-          ],
+            {
+              // EB environment secrets (aws:elasticbeanstalk:application:environmentsecrets):
+              // the platform reads them with the instance role at bootstrap, exactly these.
+              PolicyName: 'leadgate-secrets',
+              PolicyDocument: {
+                Version: '2012-10-17',
+                Statement: [
+                  ifCondition('HasSecretParameters', { Sid: 'Parameters', Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: ref('SecretParameterArns') }),
+                  ifCondition('HasSecretsManagerSecrets', {
+                    Sid: 'Secrets',
+                    Effect: 'Allow',
+                    Action: ['secretsmanager:GetSecretValue'],
+                    Resource: ref('SecretsManagerArns'),
+                  }),
+                  ifCondition('HasSecretsKmsKey', { Sid: 'Decrypt', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [ref('SecretsKmsKeyArn')] }),
+                ],
+              },
+            },
+          ].map((policy) => (policy.PolicyName === 'leadgate-secrets' ? ifCondition('HasSecrets', policy) : policy)),
           Tags: [{ Key: 'application', Value: 'leadgate' }, { Key: 'environment', Value: ref('EnvironmentName') }],
         },
       },
       InstanceProfile: {
         Type: 'AWS::IAM::InstanceProfile',
         Properties: { Roles: [ref('InstanceRole')] },
+      },
+      ServiceRole: {
+        Type: 'AWS::IAM::Role',
+        Properties: {
+          Description: 'Elastic Beanstalk itself, for the environment leadgate-<name>: enhanced health, managed updates',
+          AssumeRolePolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Principal: { Service: 'elasticbeanstalk.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+          },
+          ManagedPolicyArns: [
+            sub('arn:${AWS::Partition}:iam::aws:policy/service-role/AWSElasticBeanstalkEnhancedHealth'),
+            sub('arn:${AWS::Partition}:iam::aws:policy/AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy'),
+          ],
+          Tags: [{ Key: 'application', Value: 'leadgate' }, { Key: 'environment', Value: ref('EnvironmentName') }],
+        },
       },
     },
     Outputs: {
@@ -296,14 +423,18 @@ export function renderTemplate(tables = JSON.parse(readFileSync(TABLES_FILE, 'ut
         Value: ref('InstanceProfile'),
         Export: { Name: sub('${AWS::StackName}-InstanceProfile') },
       },
+      ServiceRoleArn: {
+        Description: 'ServiceRole (aws:elasticbeanstalk:environment) of the environment',
+        Value: getAtt('ServiceRole', 'Arn'),
+      },
     },
   };
 
   const header = [
     'Generated by scripts/cloudformation.mjs from migrations/dynamodb/tables.json: do not edit,',
     'run `npm run cfn` (test/deploy/cloudformation.test.ts fails while this copy is stale).',
-    'Deploy: aws cloudformation deploy --template-file deploy/cloudformation/leadgate.yaml',
-    '  --stack-name leadgate-<env> --parameter-overrides EnvironmentName=<env> --capabilities CAPABILITY_IAM',
+    'Deployed by deploy/eb-deploy.sh <env>, with the parameters of deploy/environments/<env>.json',
+    '(node scripts/eb-environment.mjs <env> stack-parameters).',
   ];
   return `${header.map((line) => `# ${line}`).join('\n')}\n${stringify(template, { lineWidth: 0, aliasDuplicateObjects: false })}`;
 }

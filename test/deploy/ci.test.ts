@@ -44,7 +44,18 @@ describe('Jenkinsfile', () => {
 
   it('is a declarative pipeline with the stages in order', () => {
     expect(jenkinsfile).toMatch(/^pipeline \{/m);
-    expect(stages).toEqual(['Checkout', 'Install', 'Lint', 'Test', 'Build', 'Package', 'Deploy to staging', 'Approve production', 'Deploy to production']);
+    expect(stages).toEqual([
+      'Build and deploy to staging',
+      'Checkout',
+      'Install',
+      'Lint',
+      'Test',
+      'Build',
+      'Package',
+      'Deploy to staging',
+      'Approve production',
+      'Deploy to production',
+    ]);
   });
 
   /** The body of one stage, up to the next stage. */
@@ -66,9 +77,42 @@ describe('Jenkinsfile', () => {
 
   it('deploys to staging, waits for a person, then deploys the same version to production', () => {
     expect(body('Deploy to staging')).toMatch(/deploy\/eb-deploy\.sh staging/);
-    expect(body('Approve production')).toMatch(/\binput message:/);
     expect(body('Deploy to production')).toMatch(/deploy\/eb-deploy\.sh production/);
     expect(jenkinsfile).toMatch(/env\.VERSION_LABEL =/);
+  });
+
+  /** The code of the file with comments removed. */
+  const code = jenkinsfile.replace(/\/\/.*$/gm, '');
+
+  it('asks for approval on no agent, with a stage-level input and its own 3-day timeout', () => {
+    const approval = body('Approve production').replace(/\/\/.*$/gm, '');
+    expect(approval).toMatch(/agent none/);
+    expect(approval).toMatch(/^\s+input \{\s+message /m);
+    expect(approval).not.toMatch(/steps \{[^}]*\binput\b/);
+    expect(approval).toMatch(/timeout\(time: 3, unit: 'DAYS'\)/);
+    expect(approval).toMatch(/beforeInput true/);
+    // The pipeline starts on no agent: only the stages that work take one.
+    expect(code).toMatch(/^pipeline \{\s+agent none/m);
+  });
+
+  it('has no pipeline-wide timeout that would cut the approval; the working stages have their own', () => {
+    const pipelineOptions = /^ {2}options \{([^}]*)\}/m.exec(code)![1]!;
+    expect(pipelineOptions).not.toMatch(/timeout/);
+    for (const stage of ['Build and deploy to staging', 'Deploy to production']) expect(body(stage)).toMatch(/timeout\(time: \d+, unit: 'HOURS'\)/);
+  });
+
+  it('works as a plain pipeline job too: no `when { branch }`, the branch from BRANCH_NAME or GIT_BRANCH', () => {
+    expect(code).not.toMatch(/when \{[^}]*\bbranch\b/);
+    expect(code).toMatch(/env\.BRANCH_NAME \?: env\.GIT_BRANCH/);
+    for (const stage of ['Deploy to staging', 'Approve production', 'Deploy to production']) {
+      expect(body(stage)).toMatch(/environment name: 'DEPLOYS', value: 'true'/);
+    }
+  });
+
+  it('deploys production from the stashed deploy files, without the bundle (the version exists)', () => {
+    expect(body('Checkout')).toMatch(/stash name: 'deploy', includes: '[^']*deploy\/\*\*[^']*scripts\/eb-environment\.mjs/);
+    expect(body('Deploy to production')).toMatch(/unstash 'deploy'/);
+    expect(body('Deploy to production')).toMatch(/beforeAgent true/);
   });
 
   it('balances its braces', () => {
@@ -77,39 +121,30 @@ describe('Jenkinsfile', () => {
   });
 });
 
-describe('deploy/eb-deploy.sh', () => {
-  const script = readRepoFile('deploy/eb-deploy.sh');
-
-  it('is valid bash', async () => {
-    expect((await run('bash', ['-n', 'deploy/eb-deploy.sh'])).code).toBe(0);
-  });
-
-  it('updates the CloudFormation stack, then creates the application version and updates the environment', () => {
-    const order = ['aws cloudformation deploy', 'aws elasticbeanstalk create-application-version', 'aws elasticbeanstalk update-environment', 'aws elasticbeanstalk wait environment-updated'].map((s) =>
-      script.indexOf(s),
-    );
-    for (const at of order) expect(at).toBeGreaterThan(0);
-    expect([...order].sort((a, b) => a - b)).toEqual(order);
-    for (const output of ['QueueUrl', 'TablePrefix', 'InstanceProfileName']) expect(script).toContain(`output ${output}`);
-  });
-});
-
 describe('buildspec.yml (CodeBuild / CodePipeline)', () => {
   const buildspec = parseYaml(readRepoFile('buildspec.yml'));
 
-  it('installs, lints before the build, tests and packages', () => {
+  it("runs the README's test command, lints and packages, on Node 22 with the tests' system tools", () => {
     expect(buildspec.version).toBe(0.2);
     expect(buildspec.phases.install['runtime-versions'].nodejs).toBe(22);
-    expect(buildspec.phases.install.commands.join('\n')).toMatch(/npm ci/);
     expect(buildspec.phases.install.commands.join('\n')).toMatch(/apt-get install[^\n]*prometheus[^\n]*haproxy/);
-    expect(buildspec.phases.pre_build.commands).toContain('npm run lint');
-    expect(buildspec.phases.build.commands).toEqual(['npm test', 'npm run package']);
+    expect(readRepoFile('README.md')).toMatch(/^npm install && npm test\b/m);
+    const build = buildspec.phases.build.commands as string[];
+    expect(build[0]).toBe('npm install && npm test');
+    expect(build).toContain('npm run lint');
+    expect(build.indexOf('npm run package')).toBeGreaterThan(0);
   });
 
-  it('hands CodePipeline the bundle tree and keeps the zip', () => {
-    expect(buildspec.artifacts['base-directory']).toBe('build/bundle');
-    expect(buildspec.artifacts.files).toEqual(['**/*']);
-    expect(buildspec.artifacts['secondary-artifacts'].ebzip.files).toEqual(['leadgate-*.zip']);
+  it('exports the version label and hands on what eb-deploy.sh reads', () => {
+    expect(buildspec.env['exported-variables']).toEqual(['VERSION_LABEL']);
+    expect(buildspec.phases.build.commands.join('\n')).toMatch(/export VERSION_LABEL=/);
+    expect(buildspec.artifacts.files).toEqual(expect.arrayContaining(['build/leadgate-*.zip', 'deploy/**/*', 'scripts/eb-environment.mjs', 'package.json']));
+  });
+
+  it('has a deploy buildspec that runs eb-deploy.sh for the environment the pipeline names', () => {
+    const deploy = parseYaml(readRepoFile('deploy/buildspec-deploy.yml'));
+    expect(deploy.phases.build.commands.join('\n')).toMatch(/deploy\/eb-deploy\.sh "\$ENVIRONMENT"/);
+    expect(deploy.phases.build.commands.join('\n')).toMatch(/test -n "\$ENVIRONMENT" && test -n "\$VERSION_LABEL"/);
   });
 });
 

@@ -80,7 +80,10 @@ describe('CloudFormation template', () => {
     expect(added.Properties.TableName).toEqual({ 'Fn::Sub': 'leadgate-${EnvironmentName}-audit-log' });
     expect(added.Properties.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled).toBe(true);
     expect(added.Properties.TimeToLiveSpecification.AttributeName).toBe('expiresAtSec');
-    const items = extended.Resources.InstanceRole.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).find((s: any) => s.Sid === 'Items');
+    const items = extended.Resources.InstanceRole.Properties.Policies.filter((p: any) => p.PolicyDocument)
+      .flatMap((p: any) => p.PolicyDocument.Statement)
+      .find((s: any) => s.Sid === 'Items');
+    expect(extended.Resources.AuditLogTableThrottleAlarm.Properties.AlarmName).toEqual({ 'Fn::Sub': 'leadgate-${EnvironmentName}-audit-log-throttled' });
     expect(items.Resource).toContainEqual({ 'Fn::GetAtt': ['AuditLogTable', 'Arn'] });
   });
 
@@ -103,6 +106,36 @@ describe('CloudFormation template', () => {
     expect(dlq.QueueName['Fn::Sub']).toBe(`${queue.QueueName['Fn::Sub']}-dlq`);
   });
 
+  it('alarms on throttled requests of every table, reads and writes, with a runbook', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    for (const name of Object.keys(tables)) {
+      const [id] = tableResource(name);
+      const alarm = alarms.find((a) => a.Metrics?.some((m: any) => JSON.stringify(m.MetricStat?.Metric.Dimensions) === JSON.stringify([{ Name: 'TableName', Value: { Ref: id } }])));
+      expect(alarm, `throttle alarm of ${name}`).toBeDefined();
+      const metrics = alarm.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric.MetricName).sort();
+      expect(metrics).toEqual(['ReadThrottleEvents', 'WriteThrottleEvents']);
+      expect(alarm.Metrics.filter((m: any) => m.ReturnData)).toHaveLength(1);
+      expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+      expect(alarm.AlarmDescription).toMatch(/docs\/runbooks\/dynamodb-throttling\.md/);
+    }
+  });
+
+  it('alarms on a backlog of ready messages the workers do not drain', () => {
+    const alarm = ofType('AWS::CloudWatch::Alarm')
+      .map(([, a]) => a.Properties)
+      .find((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(a.Dimensions).includes('DeliveryQueue'));
+    expect(alarm).toMatchObject({ Namespace: 'AWS/SQS', Threshold: { Ref: 'QueueBacklogThreshold' }, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(alarm.AlarmDescription).toMatch(/docs\/runbooks\/queue-backlog\.md/);
+  });
+
+  it('every alarm notifies the topic the environment file gives, and says so again when resolved', () => {
+    for (const [id, alarm] of ofType('AWS::CloudWatch::Alarm')) {
+      const action = { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] };
+      expect(alarm.Properties.AlarmActions, id).toEqual(action);
+      expect(alarm.Properties.OKActions, id).toEqual(action);
+    }
+  });
+
   it('alarms on a non-empty DLQ and on the age of the oldest message', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const dlq = alarms.find((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
@@ -116,7 +149,7 @@ describe('CloudFormation template', () => {
 
   describe('instance role', () => {
     const role = resources.InstanceRole.Properties;
-    const statements = role.Policies.flatMap((p: any) => p.PolicyDocument.Statement) as any[];
+    const statements = role.Policies.filter((p: any) => !p['Fn::If']).flatMap((p: any) => p.PolicyDocument.Statement) as any[];
     const actions = (s: any) => [s.Action].flat() as string[];
     const resourcesOf = (s: any) => [s.Resource].flat() as unknown[];
 
@@ -128,8 +161,24 @@ describe('CloudFormation template', () => {
       expect(role.ManagedPolicyArns).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AWSElasticBeanstalkWebTier' }]);
     });
 
+    /** The statements, with the conditional ones (Fn::If [condition, statement, NoValue]) taken as present. */
+    const unconditional = (value: any): any => (value && value['Fn::If'] ? value['Fn::If'][1] : value);
+    const allStatements = role.Policies.map(unconditional).flatMap((p: any) => p.PolicyDocument.Statement.map(unconditional)) as any[];
+
+    it('reads exactly the secrets the environment file references, each kind only when there are some', () => {
+      const secrets = role.Policies.find((p: any) => p['Fn::If'])['Fn::If'];
+      expect(secrets[0]).toBe('HasSecrets');
+      expect(secrets[1].PolicyName).toBe('leadgate-secrets');
+      const byCondition = Object.fromEntries(secrets[1].PolicyDocument.Statement.map((s: any) => [s['Fn::If'][0], s['Fn::If'][1]]));
+      expect(byCondition.HasSecretParameters).toMatchObject({ Action: ['ssm:GetParameter'], Resource: { Ref: 'SecretParameterArns' } });
+      expect(byCondition.HasSecretsManagerSecrets).toMatchObject({ Action: ['secretsmanager:GetSecretValue'], Resource: { Ref: 'SecretsManagerArns' } });
+      expect(byCondition.HasSecretsKmsKey).toMatchObject({ Action: ['kms:Decrypt'], Resource: [{ Ref: 'SecretsKmsKeyArn' }] });
+      expect(template.Parameters.SecretParameterArns).toMatchObject({ Type: 'CommaDelimitedList', Default: '' });
+      expect(template.Conditions.HasSecretParameters).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'SecretParameterArns' }] }, ''] }] });
+    });
+
     it('allows only, never denies around, no wildcard action and no wildcard resource', () => {
-      for (const s of statements) {
+      for (const s of allStatements) {
         expect(s.Effect).toBe('Allow');
         expect(s.NotAction).toBeUndefined();
         expect(s.NotResource).toBeUndefined();
@@ -168,9 +217,25 @@ describe('CloudFormation template', () => {
     it('grants log streaming to the environment log groups only', () => {
       const logs = statements.filter((s) => actions(s).some((a) => a.startsWith('logs:')));
       expect(logs.flatMap(actions).sort()).toEqual(['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents']);
-      const services = new Set(statements.flatMap(actions).map((a) => a.split(':')[0]));
-      expect([...services].sort()).toEqual(['dynamodb', 'logs', 'sqs']);
+      const services = new Set(allStatements.flatMap(actions).map((a) => a.split(':')[0]));
+      expect([...services].sort()).toEqual(['dynamodb', 'kms', 'logs', 'secretsmanager', 'sqs', 'ssm']);
     });
+  });
+
+  it('has an Elastic Beanstalk service role, assumed by EB only', () => {
+    const role = resources.ServiceRole.Properties;
+    expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Principal: { Service: 'elasticbeanstalk.amazonaws.com' }, Action: 'sts:AssumeRole' },
+    ]);
+    expect(role.Policies).toBeUndefined();
+    expect(template.Outputs.ServiceRoleArn.Value).toEqual({ 'Fn::GetAtt': ['ServiceRole', 'Arn'] });
+  });
+
+  it('takes every Stack key of the environment files as a parameter', () => {
+    for (const name of ['staging', 'production']) {
+      const file = JSON.parse(readRepoFile(`deploy/environments/${name}.json`));
+      for (const key of Object.keys(file.Stack)) expect(template.Parameters, key).toHaveProperty(key);
+    }
   });
 
   it('outputs the queue URL, the table prefix and the instance profile', () => {

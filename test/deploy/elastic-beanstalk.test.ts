@@ -47,11 +47,15 @@ describe('Procfile', () => {
 });
 
 describe('.ebextensions', () => {
-  it('every file is YAML with only option_settings or container_commands', () => {
+  it('every file is YAML with only option_settings, container_commands, files, commands or Resources', () => {
     expect(configFiles.length).toBeGreaterThan(0);
     for (const { name, doc } of configs) {
-      expect(Object.keys(doc).every((key) => ['option_settings', 'container_commands'].includes(key)), name).toBe(true);
+      expect(Object.keys(doc).every((key) => ['option_settings', 'container_commands', 'files', 'commands', 'Resources'].includes(key)), name).toBe(true);
     }
+  });
+
+  it('requires IMDSv2 on the instances', () => {
+    expect(option('aws:autoscaling:launchconfiguration', 'DisableIMDSv1')).toBe(true);
   });
 
   it('checks /health/ready, on the application and on the ALB target group, with enhanced health', () => {
@@ -71,36 +75,75 @@ describe('.ebextensions', () => {
     expect(option('aws:autoscaling:updatepolicy:rollingupdate', 'MaxBatchSize')).toBe('1');
   });
 
-  it('keeps at least two instances in two zones, scaling on NetworkOut as the 2017 set-up', () => {
-    expect(Number(option('aws:autoscaling:asg', 'MinSize'))).toBeGreaterThanOrEqual(2);
-    expect(Number(option('aws:autoscaling:asg', 'MaxSize'))).toBeGreaterThan(Number(option('aws:autoscaling:asg', 'MinSize')));
+  it('keeps instances in two zones and scales on CPU and the delivery backlog by target tracking', () => {
     expect(option('aws:autoscaling:asg', 'Availability Zones')).toMatch(/^Any( [2-9])?$/);
     expect(option('aws:autoscaling:asg', 'Availability Zones')).not.toBe('Any 1');
-    expect(options.get('aws:autoscaling:trigger')).toMatchObject({
-      MeasureName: 'NetworkOut',
-      Statistic: 'Average',
-      Unit: 'Bytes',
-      UpperThreshold: '6000000',
-      LowerThreshold: '2000000',
-      Period: '5',
-    });
-    // The comment says why CPU is the better trigger today and how to switch.
-    expect(readRepoFile('.ebextensions/04-autoscaling.config')).toMatch(/CPUUtilization/);
+    const resources = Object.assign({}, ...configs.map(({ doc }) => doc.Resources ?? {}));
+    const policies = Object.values(resources).filter((r: any) => r.Type === 'AWS::AutoScaling::ScalingPolicy') as any[];
+    for (const policy of policies) {
+      expect(policy.Properties.PolicyType).toBe('TargetTrackingScaling');
+      expect(policy.Properties.AutoScalingGroupName).toEqual({ Ref: 'AWSEBAutoScalingGroup' });
+    }
+    const cpu = policies.find((p) => p.Properties.TargetTrackingConfiguration.PredefinedMetricSpecification);
+    expect(cpu.Properties.TargetTrackingConfiguration).toEqual({ PredefinedMetricSpecification: { PredefinedMetricType: 'ASGAverageCPUUtilization' }, TargetValue: 50 });
+    const backlog = policies.find((p) => p.Properties.TargetTrackingConfiguration.CustomizedMetricSpecification);
+    const metrics = backlog.Properties.TargetTrackingConfiguration.CustomizedMetricSpecification.Metrics as any[];
+    const ready = metrics.find((m) => m.MetricStat?.Metric.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(ready.MetricStat.Metric.Dimensions).toEqual([
+      { Name: 'QueueName', Value: { 'Fn::GetOptionSetting': { Namespace: 'aws:elasticbeanstalk:customoption', OptionName: 'DeliveryQueueName' } } },
+    ]);
+    const instances = metrics.find((m) => m.MetricStat?.Metric.MetricName === 'GroupInServiceInstances');
+    expect(instances.MetricStat.Metric.Namespace).toBe('AWS/AutoScaling');
+    const returned = metrics.filter((m) => m.ReturnData);
+    expect(returned).toHaveLength(1);
+    expect(returned[0].Expression).toBe(`${ready.Id} / ${instances.Id}`);
+    // The denominator is only published when the group collects it.
+    expect(resources.AWSEBAutoScalingGroup.Properties.MetricsCollection[0].Metrics).toContain('GroupInServiceInstances');
+    // EB's own trigger stays (it cannot be removed): CPU, never scaling in by itself.
+    expect(options.get('aws:autoscaling:trigger')).toMatchObject({ MeasureName: 'CPUUtilization', Unit: 'Percent', LowerThreshold: '0' });
+    expect(Number(option('aws:autoscaling:trigger', 'UpperThreshold'))).toBeGreaterThan(cpu.Properties.TargetTrackingConfiguration.TargetValue);
+  });
+
+  it('alarms on load-balancer 5xx, to the environment topic', () => {
+    const resources = Object.assign({}, ...configs.map(({ doc }) => doc.Resources ?? {}));
+    const alarm = Object.values(resources).find((r: any) => r.Type === 'AWS::CloudWatch::Alarm') as any;
+    const names = (alarm.Properties.Metrics as any[]).filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric.MetricName);
+    expect(names.sort()).toEqual(['HTTPCode_ELB_5XX_Count', 'HTTPCode_Target_5XX_Count', 'RequestCount']);
+    expect(alarm.Properties.AlarmActions).toEqual([{ 'Fn::GetOptionSetting': { Namespace: 'aws:elasticbeanstalk:customoption', OptionName: 'AlarmTopicArn' } }]);
+    expect(alarm.Properties.AlarmDescription).toMatch(/docs\/runbooks\/alb-5xx\.md/);
   });
 
   it('streams logs to CloudWatch and keeps them after termination', () => {
     expect(options.get('aws:elasticbeanstalk:cloudwatch:logs')).toMatchObject({ StreamLogs: 'true', DeleteOnTerminate: 'false' });
-    expect(Number(option('aws:elasticbeanstalk:cloudwatch:logs', 'RetentionInDays'))).toBeGreaterThan(0);
   });
 
-  it('sets the production environment properties, valid for leadgate, and no secrets', () => {
-    const environment = options.get('aws:elasticbeanstalk:application:environment') as Record<string, string>;
-    expect(environment).toMatchObject({ LEADGATE_STORE: 'dynamodb', LEADGATE_QUEUE: 'sqs', AWS_REGION: 'eu-west-1' });
-    for (const name of ['DYNAMODB_TABLE_PREFIX', 'SQS_QUEUE_URL', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS', 'LEADGATE_CONFIG']) {
-      expect(environment[name], name).toBeTruthy();
+  it("ships the api's and the worker's JSON lines to their own log groups (those the stack creates with a retention)", () => {
+    const logs = configs.find(({ name }) => name === '05-logs.config')!.doc;
+    const agent = logs.files['/opt/aws/amazon-cloudwatch-agent/etc/leadgate-logs.json'].content as string;
+    // The group names are CloudFormation expressions EB fills in; parse with them replaced.
+    const parsed = JSON.parse(agent.replace(/`\{"Fn::Join".*?"(leadgate\/\w+\.json)"\]\]\}`/g, '/aws/elasticbeanstalk/leadgate-env/$1'));
+    const collected = parsed.logs.logs_collected.files.collect_list as any[];
+    expect(collected.map((c) => [c.file_path, c.log_group_name])).toEqual([
+      ['/var/log/leadgate/web.json', '/aws/elasticbeanstalk/leadgate-env/leadgate/web.json'],
+      ['/var/log/leadgate/worker.json', '/aws/elasticbeanstalk/leadgate-env/leadgate/worker.json'],
+    ]);
+    const rsyslog = logs.files['/etc/rsyslog.d/10-leadgate-json.conf'].content as string;
+    for (const process of ['web', 'worker']) expect(rsyslog).toContain(`if $programname == '${process}' then { action(type="omfile" file="/var/log/leadgate/${process}.json"`);
+    expect(Object.values(logs.commands).map((c: any) => c.command).join('\n')).toMatch(/amazon-cloudwatch-agent-ctl -a append-config .*leadgate-logs\.json/);
+    const template = parseYaml(readRepoFile('deploy/cloudformation/leadgate.yaml'));
+    for (const process of ['Web', 'Worker']) {
+      expect(template.Resources[`${process}LogGroup`].Properties).toEqual({
+        LogGroupName: { 'Fn::Sub': `/aws/elasticbeanstalk/leadgate-\${EnvironmentName}/leadgate/${process.toLowerCase()}.json` },
+        RetentionInDays: { Ref: 'LogRetentionDays' },
+      });
     }
-    // leadgate's own validation accepts them (the platform's variables aside).
-    const env = loadEnv(Object.fromEntries(Object.entries(environment).filter(([name]) => !['NODE_ENV', 'NPM_USE_PRODUCTION'].includes(name))));
+  });
+
+  it('sets the shared environment properties, valid for leadgate, and no secrets', () => {
+    const environment = options.get('aws:elasticbeanstalk:application:environment') as Record<string, string>;
+    for (const name of ['LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS', 'LEADGATE_CONFIG', 'PORT']) expect(environment[name], name).toBeTruthy();
+    // leadgate's own validation accepts them (the platform's NODE_ENV aside).
+    const env = loadEnv(Object.fromEntries(Object.entries(environment).filter(([name]) => name !== 'NODE_ENV')));
     expect(env.PORT).toBe(8080);
     for (const name of Object.keys(environment)) expect(name).not.toMatch(/TOKEN|SECRET|PASSWORD|_KEY$/);
   });

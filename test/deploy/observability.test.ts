@@ -1,6 +1,8 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { hasCommand, parseYaml, readRepoFile, run } from './helpers.js';
+import { ROOT, hasCommand, parseYaml, readRepoFile, run } from './helpers.js';
 
 // deploy/grafana/leadgate.json and deploy/prometheus/alerts.yml may only query metrics that
 // leadgate exports: the ones src/observability/metrics.ts defines, prom-client's default
@@ -117,6 +119,34 @@ describe('Prometheus alerts', () => {
     const names = rules.map((r) => r.alert);
     for (const name of ['LeadgateDeadLettersGrowing', 'LeadgateOldestPendingTooOld', 'LeadgateCrmErrorRateHigh', 'LeadgateInstanceNotReady', 'LeadgateIngestErrors']) {
       expect(names).toContain(name);
+    }
+  });
+
+  it('cover an open breaker, event-loop lag and readiness (leadgate_ready)', () => {
+    const byName = Object.fromEntries(rules.map((r) => [r.alert, r]));
+    expect(byName.LeadgateCircuitBreakerOpen.expr).toMatch(/leadgate_circuit_breaker_state\b.*== 2/);
+    expect(byName.LeadgateEventLoopLagHigh.expr).toMatch(/nodejs_eventloop_lag_p99_seconds/);
+    expect(byName.LeadgateInstanceUnready.expr).toMatch(/leadgate_ready\b/);
+  });
+
+  it('each links its runbook, a page in docs/runbooks/, and every CloudWatch alarm names one too', () => {
+    const runbooks = new Set(readdirSync(join(ROOT, 'docs/runbooks')));
+    for (const rule of rules) {
+      const match = /^docs\/runbooks\/([a-z0-9-]+\.md)$/.exec(rule.annotations.runbook_url ?? '');
+      expect(match, `${rule.alert}: runbook_url`).not.toBeNull();
+      expect(runbooks.has(match![1]!), `${rule.alert}: ${match![1]} exists`).toBe(true);
+      expect(readRepoFile(`docs/runbooks/${match![1]}`), `${rule.alert} named in its runbook`).toContain(rule.alert);
+    }
+    const alarms = [
+      ...Object.values(parseYaml(readRepoFile('deploy/cloudformation/leadgate.yaml')).Resources as Record<string, any>),
+      ...readdirSync(join(ROOT, '.ebextensions')).flatMap((name) => Object.values(parseYaml(readRepoFile(`.ebextensions/${name}`)).Resources ?? {})),
+    ].filter((r: any) => r.Type === 'AWS::CloudWatch::Alarm') as any[];
+    expect(alarms.length).toBeGreaterThan(3);
+    for (const alarm of alarms) {
+      const name = JSON.stringify(alarm.Properties.AlarmName);
+      const match = /Runbook: docs\/runbooks\/([a-z0-9-]+\.md)/.exec(alarm.Properties.AlarmDescription);
+      expect(match, `${name}: Runbook: in its description`).not.toBeNull();
+      expect(runbooks.has(match![1]!), `${name}: ${match![1]} exists`).toBe(true);
     }
   });
 

@@ -1,12 +1,17 @@
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, hasCommand, readRepoFile, run } from './helpers.js';
 
 // `npm run package` = build + scripts/package-eb.mjs; the build already ran (`npm test` builds
-// first), so this runs the packaging step alone, into a temporary directory.
+// first), so this runs the packaging step alone, into a temporary directory. It installs the
+// production node_modules with `npm ci` (from npm's cache when warm): about 10-20 s.
 
 interface ZipEntry {
   name: string;
@@ -45,11 +50,35 @@ function readZip(buffer: Buffer): ZipEntry[] {
   return entries;
 }
 
-function walk(folder: string): string[] {
-  return readdirSync(join(ROOT, folder), { withFileTypes: true }).flatMap((entry) => {
+function walk(folder: string, base = ROOT): string[] {
+  return readdirSync(join(base, folder), { withFileTypes: true }).flatMap((entry) => {
     const path = `${folder}/${entry.name}`;
-    return entry.isDirectory() ? walk(path) : entry.isFile() ? [path] : [];
+    return entry.isDirectory() ? walk(path, base) : entry.isFile() ? [path] : [];
   });
+}
+
+/** Spawns the bundle's own CLI (as the Procfile does on an instance) and waits for `leadgate started`. */
+function startBundled(bundleDir: string, command: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, ['dist/cli.js', command], {
+    cwd: bundleDir,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const started = new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (text) => {
+      try {
+        const line = JSON.parse(text) as { msg?: string; address?: { port: number } };
+        if (line.msg === 'leadgate started' && line.address) resolve(line.address.port);
+      } catch {
+        // not a log line
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`bundled leadgate exited (${code}) before starting: ${stderr}`)));
+  });
+  const stopped = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return { started, stop: () => (child.kill('SIGTERM'), stopped) };
 }
 
 describe('npm run package (Elastic Beanstalk source bundle)', () => {
@@ -64,31 +93,93 @@ describe('npm run package (Elastic Beanstalk source bundle)', () => {
     expect(result.code, result.stderr).toBe(0);
     zipFile = join(outDir, `leadgate-${version}.zip`);
     entries = readZip(readFileSync(zipFile));
-  });
+  }, 180_000);
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
   it('is an npm script that builds first', () => {
     expect(JSON.parse(readRepoFile('package.json')).scripts.package).toMatch(/^npm run build && node scripts\/package-eb\.mjs/);
   });
 
-  it('holds exactly dist/, .ebextensions/, config/, migrations/, Procfile and the package files', () => {
+  it('holds exactly dist/, .ebextensions/, config/, migrations/, Procfile, the package files and node_modules', () => {
     const expected = [
       'Procfile',
       'package.json',
       'package-lock.json',
-      ...['dist', '.ebextensions', 'config', 'migrations'].flatMap(walk),
+      ...['dist', '.ebextensions', 'config', 'migrations'].flatMap((folder) => walk(folder)),
+      ...walk('node_modules', join(outDir, 'bundle')),
     ].sort();
     expect(entries.map((e) => e.name).sort()).toEqual(expected);
     for (const name of entries.map((e) => e.name)) {
-      expect(name).not.toMatch(/^(node_modules|src|test|bench|build|data|\.git)\//);
+      expect(name).not.toMatch(/^(src|test|bench|build|data|docs|deploy|\.git|\.github)\//);
+      expect(name).not.toMatch(/^\.env/);
     }
   });
 
-  it('carries the files as they are, dist/cli.js executable', () => {
-    for (const entry of entries.filter((e) => e.name !== 'package.json')) {
+  it('carries the repository files as they are, dist/cli.js executable', () => {
+    for (const entry of entries.filter((e) => e.name !== 'package.json' && !e.name.startsWith('node_modules/'))) {
       expect(entry.data.equals(readFileSync(join(ROOT, entry.name))), entry.name).toBe(true);
     }
     expect(entries.find((e) => e.name === 'dist/cli.js')!.mode & 0o111).not.toBe(0);
+  });
+
+  it('ships the production node_modules (EB then skips npm install): every dependency, no dev or optional one, no native addon', () => {
+    const pkg = JSON.parse(readRepoFile('package.json'));
+    const names = new Set(entries.map((e) => e.name));
+    for (const dependency of Object.keys(pkg.dependencies)) {
+      expect(names.has(`node_modules/${dependency}/package.json`), dependency).toBe(true);
+    }
+    for (const excluded of [...Object.keys(pkg.optionalDependencies), ...Object.keys(pkg.devDependencies)]) {
+      expect(names.has(`node_modules/${excluded}/package.json`), excluded).toBe(false);
+    }
+    expect(pkg.optionalDependencies).toHaveProperty('better-sqlite3');
+    expect(pkg.dependencies).not.toHaveProperty('better-sqlite3');
+    expect([...names].filter((name) => name.endsWith('.node') || name.endsWith('binding.gyp'))).toEqual([]);
+    expect([...names].filter((name) => name.startsWith('node_modules/') && /\.(d\.ts|map)$/.test(name))).toEqual([]);
+  });
+
+  it('runs from the bundle alone on DynamoDB and SQS, without better-sqlite3: api live, readiness names the failing backends', async () => {
+    // DynamoDB and SQS stand-ins that answer every call 500: what matters here is that every
+    // module the api loads is in the bundle; the adapters themselves have their own suites.
+    const aws: Server = createServer((_req, res) => res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' }).end('{}'));
+    await new Promise<void>((resolve) => aws.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(aws.address() as AddressInfo).port}`;
+    const bundleDir = join(outDir, 'bundle');
+    let api: ReturnType<typeof startBundled> | undefined;
+    try {
+      api = startBundled(bundleDir, 'api', {
+        LEADGATE_STORE: 'dynamodb',
+        LEADGATE_QUEUE: 'sqs',
+        SQS_QUEUE_URL: `${endpoint}/000000000000/bundle-test`,
+        AWS_REGION: 'eu-west-1',
+        AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+        AWS_ENDPOINT_URL_SQS: endpoint,
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        AWS_MAX_ATTEMPTS: '1',
+        LEADGATE_PRIVACY_KEY: 'bundle-test-privacy-key-0123456789abcdef',
+        LEADGATE_CONFIG: join(bundleDir, 'config/leadgate.example.yaml'),
+      });
+      const port = await api.started;
+      expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      expect(ready.status).toBe(503);
+      const body = (await ready.json()) as { checks: Record<string, string> };
+      expect(body.checks.store).not.toBe('ok');
+      expect(body.checks.queue).not.toBe('ok');
+    } finally {
+      await api?.stop();
+      await new Promise((resolve) => aws.close(resolve));
+    }
+  }, 60_000);
+
+  it('names the missing optional dependency when the bundle is asked for the embedded store', async () => {
+    const result = await run(process.execPath, ['dist/cli.js', 'migrate'], {
+      cwd: join(outDir, 'bundle'),
+      env: { PATH: process.env.PATH ?? '', LEADGATE_DATA_DIR: join(outDir, 'data') },
+    });
+    expect(result.code).toBe(78);
+    expect(result.stdout + result.stderr).toMatch(/LEADGATE_STORE: sqlite needs the optional dependency better-sqlite3/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
   it("has a package.json whose npm install on EB cannot run the tsc build, with the same dependencies", () => {
@@ -100,7 +191,7 @@ describe('npm run package (Elastic Beanstalk source bundle)', () => {
     expect(restBundled).toEqual(restOriginal);
   });
 
-  it('stages the same tree in build/bundle for CodePipeline', () => {
+  it('stages the same tree in build/bundle', () => {
     for (const entry of entries) {
       const file = join(outDir, 'bundle', entry.name);
       expect(readFileSync(file).equals(entry.data), entry.name).toBe(true);

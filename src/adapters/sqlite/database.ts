@@ -1,7 +1,26 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { ConfigError } from '../../config/config-error.js';
+
+/**
+ * better-sqlite3 is an optional dependency (a native addon): `npm install` adds it, the Elastic
+ * Beanstalk bundle leaves it out. Loaded when the embedded store is opened, never on import,
+ * so a process on DynamoDB never needs it.
+ */
+function loadBetterSqlite3(): typeof Database {
+  try {
+    return createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  } catch (err) {
+    // Not installed, or installed without its compiled addon (its install script failed).
+    if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND' && !/bindings file/.test(String(err))) throw err;
+    throw new ConfigError([
+      'LEADGATE_STORE: sqlite needs the optional dependency better-sqlite3, which is not installed (`npm install better-sqlite3`, or choose dynamodb)',
+    ]);
+  }
+}
 
 /**
  * src/adapters/sqlite/database.ts and dist/adapters/sqlite/database.js are both three levels
@@ -56,7 +75,8 @@ export class SqliteDatabase {
 
   constructor(file: string, options: SqliteDatabaseOptions = {}) {
     this.migrationsDir = options.migrationsDir ?? MIGRATIONS_DIR;
-    this.db = new Database(file);
+    const BetterSqlite3 = loadBetterSqlite3();
+    this.db = new BetterSqlite3(file);
     this.db.pragma('journal_mode = WAL');
     // FULL: COMMIT returns only once the WAL is fsynced; that is what "2xx means durable" needs.
     this.db.pragma('synchronous = FULL');
