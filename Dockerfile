@@ -35,7 +35,10 @@ ENV NODE_ENV=production \
     NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=512" \
     PORT=3000 \
     HOST=0.0.0.0 \
-    LEADGATE_DATA_DIR=/app/data
+    LEADGATE_DATA_DIR=/app/data \
+    LEADGATE_CONFIG=/app/config/leadgate.yaml \
+    LEADGATE_OPS_PORT=9464 \
+    LEADGATE_OPS_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build --chown=root:root /app/node_modules node_modules
 COPY --from=build --chown=root:root /app/dist dist
@@ -48,7 +51,12 @@ RUN mkdir -p /app/data && chown node:node /app/data
 VOLUME ["/app/data"]
 # The `node` user (uid 1000) ships with the official image.
 USER node
-EXPOSE 3000
+# 3000: the public listener (ingest, health). 9464: the ops listener (metrics, admin API, docs),
+# bound to the container's address so Prometheus on the same network can scrape it: publish it
+# only to a private network, never with the public port. Without a config file mounted at
+# /app/config/leadgate.yaml (LEADGATE_CONFIG) the container exits 78: it never starts on the
+# bundled example's public demo keys.
+EXPOSE 3000 9464
 # No curl in the slim image: Node's fetch. Liveness only: readiness (/health/ready) is for the
 # load balancer, and a store outage must not get the container restarted.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

@@ -71,6 +71,9 @@ export function problems(file) {
   visit(file);
   if (!/^[a-z][a-z0-9-]{1,20}$/.test(file.EnvironmentName ?? '')) found.push('EnvironmentName: [a-z][a-z0-9-]{1,20}');
   if (!/^[a-z]{2}-[a-z]+-\d$/.test(file.Region ?? '')) found.push('Region: an AWS region');
+  if (!/^(<ops-scrape-cidr>|\d{1,3}(\.\d{1,3}){3}\/\d{1,2})$/.test(file.OpsScrapeCidr ?? '') || file.OpsScrapeCidr === '0.0.0.0/0') {
+    found.push("OpsScrapeCidr: the IPv4 CIDR Prometheus scrapes from (never 0.0.0.0/0: the ops listeners serve the admin API)");
+  }
   for (const key of Object.keys(file.Stack ?? {})) if (!STACK_KEYS.has(key)) found.push(`Stack.${key}: not a parameter of leadgate.yaml`);
   if (!Array.isArray(file.OptionSettings)) return { problems: [...found, 'OptionSettings: a list'], placeholders: [...placeholders] };
 
@@ -117,6 +120,8 @@ export function optionSettings(file) {
   // The backlog scaling policy's queue; on BullMQ there is none, and the policy sees no data.
   const queueName = env.LEADGATE_QUEUE === 'sqs' ? env.SQS_QUEUE_URL.split('/').at(-1) : `leadgate-${file.EnvironmentName}-deliveries`;
   derived.push({ Namespace: CUSTOM, OptionName: 'DeliveryQueueName', Value: queueName });
+  // Who may reach the ops listeners (9464 api, 9465 worker): Prometheus's subnet, never the internet.
+  derived.push({ Namespace: CUSTOM, OptionName: 'OpsScrapeCidr', Value: file.OpsScrapeCidr });
   // EB's own log streaming keeps the platform logs as long as the stack keeps leadgate's.
   derived.push({ Namespace: 'aws:elasticbeanstalk:cloudwatch:logs', OptionName: 'RetentionInDays', Value: String(file.Stack.LogRetentionDays ?? 30) });
   derived.push({ Namespace: 'aws:elasticbeanstalk:cloudwatch:logs:health', OptionName: 'RetentionInDays', Value: String(file.Stack.LogRetentionDays ?? 30) });

@@ -1,27 +1,34 @@
 #!/bin/sh
-# `npm test`'s pretest: the system tools some tests run (promtool for the alert rules,
-# haproxy for the load-balancer rehearsal, php + phpunit + Laravel for clients/php), from
-# Debian's packages. A no-op when they are
-# present. Installs them only when we are root with apt-get (a fresh CI machine or container);
-# otherwise says what to install and lets the tests report what is missing.
+# `npm test`'s pretest: the system tools some tests run, from Debian's packages:
+#   promtool (alert rules), haproxy (load-balancer rehearsal),
+#   php + extensions, phpunit and Laravel (clients/php; no Composer: tests/bootstrap.php
+#   autoloads Debian's copies).
+# A no-op when they are present. Installs them only when we are root with apt-get (a fresh CI
+# machine or container); otherwise says what to install and lets the tests report what is
+# missing.
 set -eu
 
 missing=""
-command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
-command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
-# clients/php: PHP with curl and mbstring, PHPUnit, and Laravel (Illuminate) with SQLite for the
-# queued-job tests; no Composer, tests/bootstrap.php autoloads Debian's copies.
-command -v php >/dev/null 2>&1 || missing="$missing php-cli"
-if command -v php >/dev/null 2>&1; then
-  php -r 'exit(extension_loaded("curl") ? 0 : 1);' || missing="$missing php-curl"
-  php -r 'exit(extension_loaded("mbstring") ? 0 : 1);' || missing="$missing php-mbstring"
-  php -r 'exit(extension_loaded("pdo_sqlite") ? 0 : 1);' || missing="$missing php-sqlite3"
-  php -r 'exit(extension_loaded("dom") ? 0 : 1);' || missing="$missing php-xml"
-else
-  missing="$missing php-curl php-mbstring php-sqlite3 php-xml"
-fi
-command -v phpunit >/dev/null 2>&1 || missing="$missing phpunit"
-[ -f /usr/share/php/Illuminate/Foundation/Application.php ] || missing="$missing php-laravel-framework"
+# need <command> <package>: the package when the command is not on PATH.
+need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+# need_php <php expression that is true when present> <package>
+need_php() {
+  if command -v php >/dev/null 2>&1; then
+    php -r "exit(($1) ? 0 : 1);" >/dev/null 2>&1 || missing="$missing $2"
+  else
+    missing="$missing $2"
+  fi
+}
+
+need promtool prometheus
+need haproxy haproxy
+need php php-cli
+need_php 'extension_loaded("curl")' php-curl
+need_php 'extension_loaded("mbstring")' php-mbstring
+need_php 'extension_loaded("pdo_sqlite")' php-sqlite3
+need_php 'extension_loaded("dom")' php-xml
+need phpunit phpunit
+need_php 'is_file("/usr/share/php/Illuminate/Foundation/Application.php")' php-laravel-framework
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

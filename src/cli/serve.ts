@@ -39,7 +39,7 @@ export async function runServer(env: Env, roles: Roles, options: { demo?: boolea
         },
       })
     : null;
-  const ops = opsListener(env);
+  const ops = opsListener(env, { workerOnly: !roles.api });
   const opsApp = ops
     ? await buildOpsApp({
         config,

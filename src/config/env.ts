@@ -58,7 +58,7 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino level'),
   LEADGATE_WORKER_METRICS_PORT: int(0, 65535)
     .optional()
-    .describe('older name of LEADGATE_OPS_PORT, still read when LEADGATE_OPS_PORT is unset'),
+    .describe('ops listener port of a worker-only process (`leadgate worker`), before LEADGATE_OPS_PORT; other processes read it only when LEADGATE_OPS_PORT is unset'),
   LEADGATE_MAX_EVENT_LOOP_DELAY_MS: int(0, 600_000)
     .optional()
     .describe('overload: mean event-loop delay above which requests get 503 + Retry-After (default 1000; 0 = off)'),
@@ -79,9 +79,15 @@ export type Env = z.infer<typeof envSchema>;
 
 export const DEFAULT_OPS_PORT = 9464;
 
-/** Where the ops listener binds, or null when it is off (`LEADGATE_OPS_PORT=0`). */
-export function opsListener(env: Env): { port: number; host: string } | null {
-  const port = env.LEADGATE_OPS_PORT ?? env.LEADGATE_WORKER_METRICS_PORT ?? DEFAULT_OPS_PORT;
+/**
+ * Where the ops listener binds, or null when it is off (port 0). A worker-only process takes
+ * LEADGATE_WORKER_METRICS_PORT first (its meaning before the ops listener existed), so an api
+ * and a worker on one host (Elastic Beanstalk's Procfile) can share one environment.
+ */
+export function opsListener(env: Env, options: { workerOnly?: boolean } = {}): { port: number; host: string } | null {
+  const port = options.workerOnly
+    ? (env.LEADGATE_WORKER_METRICS_PORT ?? env.LEADGATE_OPS_PORT ?? DEFAULT_OPS_PORT)
+    : (env.LEADGATE_OPS_PORT ?? env.LEADGATE_WORKER_METRICS_PORT ?? DEFAULT_OPS_PORT);
   return port === 0 ? null : { port, host: env.LEADGATE_OPS_HOST };
 }
 

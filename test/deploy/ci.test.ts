@@ -185,8 +185,11 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
     expect(JSON.parse(readRepoFile('package.json')).scripts.pretest).toBe('sh scripts/ensure-system-tools.sh');
   });
 
-  it('does nothing when promtool and haproxy are there', async () => {
-    const { path, log } = fakePath(0, ['promtool', 'haproxy']);
+  /** Every tool the suite needs (a fake php answers yes to every extension and file check). */
+  const ALL = ['promtool', 'haproxy', 'php', 'phpunit'];
+
+  it('does nothing when every tool is there', async () => {
+    const { path, log } = fakePath(0, ALL);
     const result = await runScript(path);
     expect(result.code).toBe(0);
     expect(result.stdout + result.stderr).toBe('');
@@ -194,7 +197,7 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
   });
 
   it('installs what is missing with apt-get when root', async () => {
-    const { path, log } = fakePath(0, ['haproxy']);
+    const { path, log } = fakePath(0, ALL.filter((tool) => tool !== 'promtool'));
     const result = await runScript(path);
     expect(result.code).toBe(0);
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
@@ -207,7 +210,7 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
     const { path, log } = fakePath(1000, []);
     const result = await runScript(path);
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/missing prometheus haproxy/);
+    expect(result.stderr).toMatch(/missing prometheus haproxy php-cli php-curl php-mbstring php-sqlite3 php-xml phpunit php-laravel-framework;/);
     expect(readFileSync(log, 'utf8')).toBe('');
   });
 

@@ -103,8 +103,15 @@ describe('Dockerfile', () => {
     const users = of(runtime, 'USER').map((i) => i.args);
     expect(users.length).toBeGreaterThan(0);
     expect(users.at(-1)).not.toMatch(/^(root|0)(:|$)/);
-    expect(of(runtime, 'EXPOSE').map((i) => i.args)).toContain('3000');
+    expect(of(runtime, 'EXPOSE').map((i) => i.args)).toContain('3000 9464');
     expect(JSON.parse(of(runtime, 'CMD').at(-1)!.args)).toEqual(['node', 'dist/cli.js', 'serve']);
+  });
+
+  it('fails closed: names its config file (no --demo), and binds the ops listener for a private scrape', () => {
+    const env = of(runtime, 'ENV').map((i) => i.args).join(' ');
+    expect(env).toMatch(/LEADGATE_CONFIG=\/app\/config\/leadgate\.yaml/);
+    expect(env).toMatch(/LEADGATE_OPS_HOST=0\.0\.0\.0/);
+    expect(of(runtime, 'CMD').at(-1)!.args).not.toContain('--demo');
   });
 
   describe('HEALTHCHECK', () => {

@@ -113,6 +113,30 @@ describe('.ebextensions', () => {
     expect(alarm.Properties.AlarmDescription).toMatch(/docs\/runbooks\/alb-5xx\.md/);
   });
 
+  it('redirects HTTP to HTTPS on the load balancer, and lets only the scrape subnet reach the ops listeners', () => {
+    const resources = Object.assign({}, ...configs.map(({ doc }) => doc.Resources ?? {})) as Record<string, any>;
+    const http = resources.AWSEBV2LoadBalancerListener;
+    expect(http.Type).toBe('AWS::ElasticLoadBalancingV2::Listener');
+    expect(http.Properties).toMatchObject({ Port: 80, Protocol: 'HTTP', LoadBalancerArn: { Ref: 'AWSEBV2LoadBalancer' } });
+    expect(http.Properties.DefaultActions).toEqual([
+      { Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', Host: '#{host}', Path: '/#{path}', Query: '#{query}', StatusCode: 'HTTP_301' } },
+    ]);
+    const ingress = Object.values(resources).filter((r: any) => r.Type === 'AWS::EC2::SecurityGroupIngress') as any[];
+    expect(ingress).toHaveLength(1);
+    expect(ingress[0].Properties).toMatchObject({
+      GroupId: { 'Fn::GetAtt': ['AWSEBSecurityGroup', 'GroupId'] },
+      FromPort: 9464,
+      ToPort: 9465,
+      CidrIp: { 'Fn::GetOptionSetting': { Namespace: 'aws:elasticbeanstalk:customoption', OptionName: 'OpsScrapeCidr' } },
+    });
+    // The api's ops listener and the worker's are the two ports the rule opens, bound for the scrape.
+    const environment = options.get('aws:elasticbeanstalk:application:environment') as Record<string, string>;
+    expect([environment.LEADGATE_OPS_PORT, environment.LEADGATE_WORKER_METRICS_PORT, environment.LEADGATE_OPS_HOST]).toEqual(['9464', '9465', '0.0.0.0']);
+    // The ALB's process is the public listener's port (nginx → PORT), never an ops port.
+    expect(option('aws:elasticbeanstalk:environment:process:default', 'Port')).toBe('80');
+    expect(environment.PORT).toBe('8080');
+  });
+
   it('streams logs to CloudWatch and keeps them after termination', () => {
     expect(options.get('aws:elasticbeanstalk:cloudwatch:logs')).toMatchObject({ StreamLogs: 'true', DeleteOnTerminate: 'false' });
   });

@@ -16,7 +16,7 @@ const ACCOUNT = '111122223333';
 /** A committed file with its placeholders filled, as an ops engineer would. */
 function filled(name: string): any {
   return JSON.parse(
-    JSON.stringify(files[name]).replaceAll('<account-id>', ACCOUNT).replace(/<[a-z-]+-certificate-id>/g, '0f8c7d6e-1234-4bcd-9abc-0123456789ab'),
+    JSON.stringify(files[name]).replaceAll('<account-id>', ACCOUNT).replace(/<[a-z-]+-certificate-id>/g, '0f8c7d6e-1234-4bcd-9abc-0123456789ab').replaceAll('<ops-scrape-cidr>', '10.20.0.0/16'),
   );
 }
 
@@ -37,7 +37,8 @@ describe('deploy/environments/*.json', () => {
     it(`${name}: valid apart from the values an engineer must supply, which the check names`, async () => {
       const result = await run('node', ['scripts/eb-environment.mjs', name, 'check']);
       expect(result.code).toBe(1);
-      expect(result.stderr.trim().split('\n')).toEqual([`${name}: supply <account-id>, <${name}-certificate-id> (see docs/deployment.md)`]);
+      expect(result.stderr.trim().split('\n')).toEqual([`${name}: supply <account-id>, <ops-scrape-cidr>, <${name}-certificate-id> (see docs/deployment.md)`]);
+      expect(readRepoFile('docs/deployment.md')).toContain('<ops-scrape-cidr>');
       expect(readRepoFile('docs/deployment.md')).toContain(`<${name}-certificate-id>`);
     });
 
@@ -54,7 +55,7 @@ describe('deploy/environments/*.json', () => {
         const bundled = Object.assign({}, ...ebextensions.map(({ doc }) => doc.option_settings?.['aws:elasticbeanstalk:application:environment'] ?? {}));
         const environment = { ...bundled, ...of('aws:elasticbeanstalk:application:environment') };
         const secrets = of('aws:elasticbeanstalk:application:environmentsecrets');
-        const env = loadEnv({ ...environment, ...Object.fromEntries(Object.keys(secrets).map((k) => [k, 'from-the-secret-store'])) });
+        const env = loadEnv({ ...environment, ...Object.fromEntries(Object.keys(secrets).map((k) => [k, 'from-the-secret-store-0123456789abcdef'])) });
         expect(env.LEADGATE_STORE).toBe('dynamodb');
         expect(env.DYNAMODB_TABLE_PREFIX).toBe(`leadgate-${name}`);
         for (const key of Object.keys(environment)) expect(key).not.toMatch(/TOKEN|SECRET|PASSWORD|_KEY$/);
@@ -64,6 +65,7 @@ describe('deploy/environments/*.json', () => {
         expect(of('aws:elasticbeanstalk:customoption')).toEqual({
           AlarmTopicArn: filled(name).Stack.AlarmTopicArn,
           DeliveryQueueName: `leadgate-${name}-deliveries`,
+          OpsScrapeCidr: '10.20.0.0/16',
         });
         expect(of('aws:elasticbeanstalk:cloudwatch:logs').RetentionInDays).toBe(filled(name).Stack.LogRetentionDays);
         expect(of('aws:elbv2:listener:443')).toMatchObject({ Protocol: 'HTTPS', SSLCertificateArns: expect.stringMatching(/^arn:aws:acm:/) });

@@ -184,6 +184,15 @@ describe('Prometheus alerts', () => {
       expect(result.stdout).toMatch(new RegExp(`SUCCESS: ${rules.length} rules found`));
     });
 
+    it('accepts the scrape configuration: both ops ports of every instance, one job', async () => {
+      const result = await run('promtool', ['check', 'config', 'deploy/prometheus/scrape.yml']);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      const text = readRepoFile('deploy/prometheus/scrape.yml');
+      expect(text).toMatch(/job_name: leadgate\n/);
+      expect(text).toMatch(/port: 9464/);
+      expect(text).toMatch(/port: 9465/);
+    });
+
     it('passes the unit tests of every alert', async () => {
       const result = await run('promtool', ['test', 'rules', 'deploy/prometheus/alerts.test.yml']);
       expect(result.code, result.stdout + result.stderr).toBe(0);

@@ -54,7 +54,7 @@ export async function startLeadgate(
   options: { keepLogs?: boolean } = {},
 ): Promise<LeadgateProcess> {
   // The ops listener has no "any free port" (0 turns it off): each process gets one found free.
-  const opsPort = env.LEADGATE_OPS_PORT ?? env.LEADGATE_WORKER_METRICS_PORT ?? String(await freePort());
+  const opsPort = env.LEADGATE_OPS_PORT ?? String(await freePort());
   const child = spawn(process.execPath, [CLI, ...command.split(' ')], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LEADGATE_OPS_PORT: opsPort, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

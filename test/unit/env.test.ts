@@ -33,6 +33,8 @@ describe('environment', () => {
     expect(opsListener(loadEnv({ LEADGATE_OPS_PORT: '0' }))).toBeNull();
     expect(opsListener(loadEnv({ LEADGATE_WORKER_METRICS_PORT: '9100' }))).toEqual({ port: 9100, host: '127.0.0.1' });
     expect(opsListener(loadEnv({ LEADGATE_WORKER_METRICS_PORT: '9100', LEADGATE_OPS_PORT: '9200' }))?.port).toBe(9200);
+    // A worker alone takes its own port first: an api and a worker can share one environment.
+    expect(opsListener(loadEnv({ LEADGATE_WORKER_METRICS_PORT: '9100', LEADGATE_OPS_PORT: '9200' }), { workerOnly: true })?.port).toBe(9100);
     expect(loadEnv({ LEADGATE_TRUST_PROXY: '1' }).LEADGATE_TRUST_PROXY).toBe(1);
     expect(loadEnv({ LEADGATE_TRUST_PROXY: '10.0.0.0/8, 172.16.0.0/12' }).LEADGATE_TRUST_PROXY).toEqual(['10.0.0.0/8', '172.16.0.0/12']);
     expect(() => loadEnv({ LEADGATE_TRUST_PROXY: 'everyone' })).toThrow(/LEADGATE_TRUST_PROXY: must be a hop count/);
