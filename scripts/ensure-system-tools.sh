@@ -1,6 +1,6 @@
 #!/bin/sh
 # `npm test`'s pretest: the system tools some tests run (promtool for the alert rules,
-# haproxy for the load-balancer rehearsal), from Debian's packages. A no-op when they are
+# haproxy for the load-balancer rehearsal, java for DynamoDB Local), from Debian's packages. A no-op when they are
 # present. Installs them only when we are root with apt-get (a fresh CI machine or container);
 # otherwise says what to install and lets the tests report what is missing.
 set -eu
@@ -8,6 +8,8 @@ set -eu
 missing=""
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
+# DynamoDB Local (the jar in the amplify-dynamodb-simulator package) runs on Java 17.
+command -v java >/dev/null 2>&1 || missing="$missing default-jre-headless"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

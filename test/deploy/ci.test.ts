@@ -21,7 +21,7 @@ describe('GitHub Actions (.github/workflows/ci.yml)', () => {
   it('tests on Node 20, 22 and 24 with the system tools the tests run', () => {
     expect(workflow.jobs.test.strategy.matrix.node).toEqual([20, 22, 24]);
     expect(steps('test').find((s) => s.uses?.startsWith('actions/setup-node')).with['node-version']).toBe('${{ matrix.node }}');
-    expect(commands('test')).toMatch(/apt-get install[^\n]*redis-server[^\n]*prometheus[^\n]*haproxy/);
+    expect(commands('test')).toMatch(/apt-get install[^\n]*redis-server[^\n]*prometheus[^\n]*haproxy[^\n]*default-jre-headless/);
     expect(commands('test')).toMatch(/npm test/);
   });
 
@@ -101,7 +101,7 @@ describe('buildspec.yml (CodeBuild / CodePipeline)', () => {
     expect(buildspec.version).toBe(0.2);
     expect(buildspec.phases.install['runtime-versions'].nodejs).toBe(22);
     expect(buildspec.phases.install.commands.join('\n')).toMatch(/npm ci/);
-    expect(buildspec.phases.install.commands.join('\n')).toMatch(/apt-get install[^\n]*prometheus[^\n]*haproxy/);
+    expect(buildspec.phases.install.commands.join('\n')).toMatch(/apt-get install[^\n]*prometheus[^\n]*haproxy[^\n]*default-jre-headless/);
     expect(buildspec.phases.pre_build.commands).toContain('npm run lint');
     expect(buildspec.phases.build.commands).toEqual(['npm test', 'npm run package']);
   });
@@ -150,8 +150,8 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
     expect(JSON.parse(readRepoFile('package.json')).scripts.pretest).toBe('sh scripts/ensure-system-tools.sh');
   });
 
-  it('does nothing when promtool and haproxy are there', async () => {
-    const { path, log } = fakePath(0, ['promtool', 'haproxy']);
+  it('does nothing when promtool, haproxy and java are there', async () => {
+    const { path, log } = fakePath(0, ['promtool', 'haproxy', 'java']);
     const result = await runScript(path);
     expect(result.code).toBe(0);
     expect(result.stdout + result.stderr).toBe('');
@@ -164,7 +164,7 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
     expect(result.code).toBe(0);
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
       'apt-get update -qq',
-      'apt-get install -y -qq --no-install-recommends prometheus',
+      'apt-get install -y -qq --no-install-recommends prometheus default-jre-headless',
     ]);
   });
 
@@ -172,7 +172,7 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
     const { path, log } = fakePath(1000, []);
     const result = await runScript(path);
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/missing prometheus haproxy/);
+    expect(result.stderr).toMatch(/missing prometheus haproxy default-jre-headless/);
     expect(readFileSync(log, 'utf8')).toBe('');
   });
 

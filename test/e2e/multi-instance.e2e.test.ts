@@ -71,6 +71,5 @@ describe.each(['bullmq', 'sqs'] as const)('many instances on DynamoDB + %s', (qu
       expect(replay.status).toBe(202);
       expect(replay.body.id).toBe(created[0]!.body.id);
     }
-    // dynalite does ~220 transactional writes/s and shares 2 cores with the rest of the suite.
   }, 240_000);
 });

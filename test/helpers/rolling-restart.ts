@@ -7,7 +7,7 @@ import { makeWorkspace, type LeadgateProcess } from './leadgate-process.js';
 
 /**
  * The load-balancer rehearsal of a rolling deployment: haproxy in round robin over 3 api
- * instances and 2 workers on Redis + DynamoDB (dynalite), load through haproxy, then every
+ * instances and 2 workers on Redis + DynamoDB (DynamoDB Local), load through haproxy, then every
  * instance restarted one by one (SIGTERM, a new one started, wait until it is ready). Used by
  * test/e2e/rolling-restart.e2e.test.ts and by `npm run rehearse`.
  */
@@ -41,8 +41,8 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
     SHUTDOWN_TIMEOUT_MS: '10000',
     // haproxy checks every 300 ms and takes a server out after three failed checks.
     SHUTDOWN_DRAIN_DELAY_MS: '1500',
-    // dynalite (in the test process, one transaction at a time) can be slow under load: a slow
-    // answer must not read as "not ready" on every instance at once.
+    // The emulated DynamoDB shares the 2 cores with everything else and can be slow under load:
+    // a slow answer must not read as "not ready" on every instance at once.
     LEADGATE_READY_CHECK_TIMEOUT_MS: '4000',
     LEADGATE_SWEEP_INTERVAL_MS: '1000',
     LEADGATE_SWEEP_GRACE_MS: '5000',
