@@ -12,10 +12,11 @@
 // fail the deployment. Dependencies are untouched, so package-lock.json still matches.
 //
 // usage: node scripts/package-eb.mjs [--out-dir build]
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { writeZip } from './zip.mjs';
+import yazl from 'yazl';
 
 const root = join(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { 'out-dir': { type: 'string', default: join(root, 'build') } } });
@@ -32,6 +33,16 @@ function walk(folder) {
       if (entry.isDirectory()) return walk(path);
       return entry.isFile() && entry.name !== '.DS_Store' ? [path] : [];
     });
+}
+
+/** Writes the entries to `file` as a zip, in order, each deflated with its Unix mode and mtime. */
+async function writeZip(file, entries) {
+  const zip = new yazl.ZipFile();
+  for (const { name, data, mode, mtime } of entries) {
+    zip.addBuffer(data, name, { mode: 0o100000 | mode, mtime, compressionLevel: 9 });
+  }
+  zip.end();
+  await pipeline(zip.outputStream, createWriteStream(file));
 }
 
 /** package.json as the instances need it: no build scripts (see the header). */
@@ -69,5 +80,5 @@ for (const entry of entries) {
   chmodSync(target, entry.mode);
 }
 const zipFile = join(outDir, `leadgate-${version}.zip`);
-writeZip(zipFile, entries);
+await writeZip(zipFile, entries);
 console.log(`${relative(process.cwd(), zipFile) || zipFile}: ${entries.length} files`);
