@@ -1,24 +1,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from '../helpers/http-client.js';
+import { describe, expect, it } from 'vitest';
+import { EXAMPLE_LEAD, getJson, postLead } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { closedPort } from '../helpers/crm-server.js';
-import { runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
+import { runCli, startLeadgate } from '../helpers/leadgate-process.js';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 
-const dirs: string[] = [];
-const processes: LeadgateProcess[] = [];
-afterEach(async () => {
-  for (const p of processes.splice(0)) {
-    if (p.child.exitCode === null) p.child.kill('SIGTERM');
-    await p.exited;
-  }
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const cleanups = cleanupAfterEach();
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'leadgate-cli-'));
-  dirs.push(dir);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -67,12 +61,15 @@ describe('leadgate CLI', () => {
     // so leadgate must listen on a known port: take a free one (never a fixed one).
     const port = await closedPort();
     const leadgate = await startLeadgate('serve', { PORT: String(port), LEADGATE_DATA_DIR: join(tempDir(), 'data') });
-    processes.push(leadgate);
+    cleanups.push(async () => {
+      if (leadgate.child.exitCode === null) leadgate.child.kill('SIGTERM');
+      await leadgate.exited;
+    });
     const accepted = await postLead(leadgate.url, 'demo-key-merciplus', EXAMPLE_LEAD);
     expect(accepted.status).toBe(202);
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const received = (await getJson(`${leadgate.url}/demo/crm/leads`)).body.items as { lead_id: string }[];
       return received.some((r) => r.lead_id === accepted.body.id);
-    }, 'the demo CRM to receive the lead');
+    }, { what: 'the demo CRM to receive the lead' });
   });
 });

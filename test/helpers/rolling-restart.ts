@@ -2,7 +2,8 @@ import { deliveryLedger, startCluster } from './cluster.js';
 import { closedPort, startFakeCrm } from './crm-server.js';
 import { API_KEY, e2eConfig } from './e2e-config.js';
 import { startHaproxy, type Haproxy } from './haproxy.js';
-import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from './http-client.js';
+import { EXAMPLE_LEAD, getJson, postLead } from './http-client.js';
+import { waitFor } from './wait.js';
 import { makeWorkspace, type LeadgateProcess } from './leadgate-process.js';
 
 /**
@@ -80,16 +81,16 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
     );
 
     try {
-      await waitUntil(() => accepted.length >= 200, `load to flow through haproxy (sent ${sent}, accepted ${accepted.length}, failures ${JSON.stringify(failures)})`);
+      await waitFor(() => accepted.length >= 200, { what: `load to flow through haproxy (sent ${sent}, accepted ${accepted.length}, failures ${JSON.stringify(failures)})` });
       for (let i = 0; i < apis.length; i++) {
         const old = apis[i]!;
         old.child.kill('SIGTERM');
         exitCodes.push(await old.exited);
         const fresh = await startApi(haproxyPorts[i]!);
-        await waitUntil(async () => (await getJson(`${fresh.url}/health/ready`)).status === 200, 'the new api to be ready');
+        await waitFor(async () => (await getJson(`${fresh.url}/health/ready`)).status === 200, { what: 'the new api to be ready' });
         apis = apis.map((a) => (a === old ? fresh : a));
         const before = accepted.length;
-        await waitUntil(() => accepted.length >= before + 100, 'load to keep flowing');
+        await waitFor(() => accepted.length >= before + 100, { what: 'load to keep flowing' });
       }
       for (let i = 0; i < workers.length; i++) {
         const old = workers[i]!;
@@ -102,7 +103,7 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
       stop = true;
       await load;
     }
-    await waitUntil(() => ledger.missing(accepted).length === 0, 'every accepted lead delivered', 120_000);
+    await waitFor(() => ledger.missing(accepted).length === 0, { what: 'every accepted lead delivered', timeoutMs: 120_000 });
   } finally {
     await haproxy?.stop();
     await cluster.close();
