@@ -4,7 +4,7 @@ import { makeWorkspace, startLeadgate, type LeadgateProcess } from '../test/help
 /** One backend pair to measure: how to start leadgate processes on it, and how to tear it down. */
 export interface Backend {
   name: string;
-  /** Emulators (dynalite, fauxqs) make a figure indicative only. */
+  /** Emulators (DynamoDB Local, fauxqs) make a figure indicative only. */
   indicative: boolean;
   start(command: 'api' | 'worker' | 'serve', extraEnv?: Record<string, string>): Promise<LeadgateProcess>;
   close(): Promise<void>;
@@ -34,7 +34,7 @@ export async function openBackend(kind: BackendKind, baseEnv: Record<string, str
   }
   const cluster = await startCluster(kind === 'sqs+dynamodb' ? 'sqs' : 'bullmq', baseEnv);
   return {
-    name: kind === 'sqs+dynamodb' ? 'sqs on fauxqs + dynamodb on dynalite' : 'bullmq on redis-server + dynamodb on dynalite',
+    name: kind === 'sqs+dynamodb' ? 'sqs on fauxqs + dynamodb on DynamoDB Local' : 'bullmq on redis-server + dynamodb on DynamoDB Local',
     indicative: true,
     start: (command, extraEnv) => cluster.start(command, extraEnv, { keepLogs: false }),
     close: () => cluster.close(),

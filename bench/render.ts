@@ -29,7 +29,7 @@ How it measures: every leadgate is its own process, so is autocannon, so is the 
 and answering 202 without persisting). The ceiling is measured in the same run, just before
 leadgate, with the same autocannon settings. The loopback CRM (node:http, answers 200 at once)
 and the end-to-end sender (undici Pool, keep-alive, open loop at a fixed rate) run in the
-benchmark process.${emulated.length > 0 ? ` ${emulated.map((r) => r.backend).join('; ')}: **indicative only** — the emulators (dynalite, fauxqs) run inside the benchmark process, so figures on them say how leadgate behaves, not what AWS would give; their loads are shorter (${n(out.settings.emulatedSeconds)} s) and their rates lower, as labelled.` : ''}`);
+benchmark process.${emulated.length > 0 ? ` ${emulated.map((r) => r.backend).join('; ')}: **indicative only** — the emulators (DynamoDB Local, a JVM on the same machine; fauxqs, inside the benchmark process) share its cores, so figures on them say how leadgate behaves, not what AWS would give; their loads are shorter (${n(out.settings.emulatedSeconds)} s) and their rates lower, as labelled.` : ''}`);
 
   if (out.failures.length > 0) {
     sections.push(`## Failed measurements

@@ -22,7 +22,7 @@ export interface LoadFigures {
 export interface BackendResult {
   kind: BackendKind;
   backend: string;
-  /** On emulators (dynalite, fauxqs): says how leadgate behaves, not what AWS would give. */
+  /** On emulators (DynamoDB Local, fauxqs): says how leadgate behaves, not what AWS would give. */
   indicative: boolean;
   plan: {
     seconds: number;

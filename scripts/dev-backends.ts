@@ -1,15 +1,15 @@
-import { startDynalite } from '../test/helpers/dynalite.js';
+import { startDynamoDbLocal } from '../test/helpers/dynamodb-local.js';
 import { startFauxqsServer } from '../test/helpers/fauxqs.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 
 /**
  * `npm run dev:backends`: the production backends on this machine, for trying the distributed
- * set-up by hand: a redis-server of its own (AOF on), DynamoDB (dynalite, with the
- * transactions and TTL calls dynalite lacks) and SQS (fauxqs). Prints the environment to
- * export, then runs until Ctrl-C.
+ * set-up by hand: a redis-server of its own (AOF on), DynamoDB (Amazon's DynamoDB Local, on
+ * Java) and SQS (fauxqs). Prints the environment to export, then runs until Ctrl-C; the data
+ * goes with them.
  */
 const redis = await startRedisServer();
-const dynalite = await startDynalite();
+const dynamodb = await startDynamoDbLocal();
 const fauxqs = await startFauxqsServer();
 const queueUrl = fauxqs.createQueue('leadgate-deliveries');
 
@@ -18,7 +18,7 @@ const common = {
   AWS_REGION: 'eu-west-1',
   AWS_ACCESS_KEY_ID: 'local',
   AWS_SECRET_ACCESS_KEY: 'local',
-  AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+  AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
 };
 const show = (vars: Record<string, string>) =>
   Object.entries(vars)
@@ -36,7 +36,7 @@ ${show({ ...common, LEADGATE_QUEUE: 'sqs', SQS_QUEUE_URL: queueUrl, AWS_ENDPOINT
 const stop = async () => {
   await redis.close();
   await fauxqs.stop();
-  await dynalite.stop();
+  await dynamodb.stop();
   process.exit(0);
 };
 process.once('SIGINT', () => void stop());

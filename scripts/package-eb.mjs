@@ -16,10 +16,11 @@
 //
 // usage: node scripts/package-eb.mjs [--out-dir build]
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { writeZip } from './zip.mjs';
+import yazl from 'yazl';
 
 const root = join(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { 'out-dir': { type: 'string', default: join(root, 'build') } } });
@@ -47,6 +48,16 @@ function toEntry(base, name, data) {
   const file = join(base, name);
   const stat = statSync(file);
   return { name: name.split(sep).join('/'), data: data ?? readFileSync(file), mode: stat.mode & 0o777, mtime: stat.mtime };
+}
+
+/** Writes the entries to `file` as a zip, in order, each deflated with its Unix mode and mtime. */
+async function writeZip(file, entries) {
+  const zip = new yazl.ZipFile();
+  for (const { name, data, mode, mtime } of entries) {
+    zip.addBuffer(data, name, { mode: 0o100000 | mode, mtime, compressionLevel: 9 });
+  }
+  zip.end();
+  await pipeline(zip.outputStream, createWriteStream(file));
 }
 
 /** package.json as the instances need it: no build scripts (see the header). */
@@ -94,5 +105,5 @@ if (addons.length > 0) {
 entries.push(...modules.map((name) => toEntry(bundleDir, name)));
 
 const zipFile = join(outDir, `leadgate-${version}.zip`);
-writeZip(zipFile, entries);
+await writeZip(zipFile, entries);
 console.log(`${relative(process.cwd(), zipFile) || zipFile}: ${entries.length} files (${modules.length} in node_modules)`);

@@ -7,13 +7,13 @@ import { IN_FLIGHT_TAKEOVER_MS } from '../../src/adapters/dynamodb/ingest.js';
 import { DynamoLeadStore } from '../../src/adapters/dynamodb/lead-store.js';
 import { INDEX, TABLE_NAMES } from '../../src/adapters/dynamodb/tables.js';
 import { InvalidCursorError } from '../../src/ports/lead-store.js';
-import { startDynalite, type Dynalite } from '../helpers/dynalite.js';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../helpers/dynamodb-local.js';
 import { attemptResult, deferred, makeIngest } from './fixtures.js';
 import { describeLeadStoreContract } from './lead-store.contract.js';
 
-let dynamo: Dynalite;
+let dynamo: DynamoDbLocal;
 beforeAll(async () => {
-  dynamo = await startDynalite();
+  dynamo = await startDynamoDbLocal();
 });
 afterAll(async () => {
   await dynamo?.stop();
@@ -23,7 +23,7 @@ afterAll(async () => {
 let tablesMade = 0;
 const newPrefix = (): string => `t${process.pid}-${++tablesMade}`;
 
-describeLeadStoreContract('dynamodb (dynalite)', async () => {
+describeLeadStoreContract('dynamodb (DynamoDB Local)', async () => {
   const store = new DynamoLeadStore({ client: dynamo.client(), tablePrefix: newPrefix() });
   await store.migrate();
   return { store, cleanup: () => store.close() };
@@ -192,12 +192,13 @@ describe('dynamodb store: specifics', () => {
   });
 
   it('unreachable: calls fail with a data-free DynamoStoreError, and work again once it is back', async () => {
-    // The SDK's default retries: after an outage, the first calls may meet pooled sockets the
-    // outage cut, and a retry on a new connection is what a production client does too.
+    // DynamoDB Local is killed, then restarted on the same port with its data. The SDK's default
+    // retries: after an outage, the first calls may meet pooled sockets the outage cut, and a
+    // retry on a new connection is what a production client does too.
     const store = open(newPrefix());
     await store.migrate();
     const command = makeIngest(['crm-main']);
-    await dynamo.disconnect();
+    await dynamo.kill();
     try {
       const error = await store.ingest(command).then(() => null, (e: unknown) => e);
       expect(error).toBeInstanceOf(DynamoStoreError);
@@ -207,13 +208,13 @@ describe('dynamodb store: specifics', () => {
       }
       await expect(store.ping()).rejects.toBeInstanceOf(DynamoStoreError);
     } finally {
-      await dynamo.reconnect();
+      await dynamo.restart();
     }
     await expect(store.ping()).resolves.toBeUndefined();
     expect(await store.ingest(command)).toEqual({ kind: 'created', leadId: command.lead.id });
   });
 
-  it('the emulator\'s transactions are all or nothing', async () => {
+  it('transactions are all or nothing, with a cancellation reason per item', async () => {
     const prefix = newPrefix();
     await open(prefix).migrate();
     const id = uuidv7();

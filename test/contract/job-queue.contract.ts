@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Job, JobHandler, JobQueue } from '../../src/ports/job-queue.js';
 import type { LeadStore } from '../../src/ports/lead-store.js';
-import { attemptResult, deferred, makeIngest, waitFor, type Deferred } from './fixtures.js';
+import { waitFor } from '../helpers/wait.js';
+import { attemptResult, deferred, makeIngest, type Deferred } from './fixtures.js';
 
 /**
  * What every JobQueue adapter must do. A queue is exercised through deliveries a store created,
@@ -114,12 +115,11 @@ export function describeJobQueueContract(
         },
         { concurrency: 2 },
       );
-      await waitFor(() => done.size === ids.length);
+      await waitFor(() => done.size === ids.length, { what: 'every job handled', timeoutMs: 10_000 });
       await queue.stop();
-      let depth = -1;
-      const deadline = Date.now() + 10_000;
       // Some backends settle their counts asynchronously (SQS deletes are batched).
-      while ((depth = await queue.depth()) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      let depth = -1;
+      await waitFor(async () => (depth = await queue.depth()) === 0, { what: 'queue depth 0', timeoutMs: 10_000 }).catch(() => {});
       expect(depth).toBe(0);
     });
 
@@ -140,11 +140,11 @@ export function describeJobQueueContract(
         { concurrency: 3 },
       );
       const ids = [...(await submit(['a', 'b', 'c', 'd'])), ...(await submit(['a', 'b', 'c', 'd']))];
-      await waitFor(() => active >= 3);
+      await waitFor(() => active >= 3, { what: '3 handlers active', timeoutMs: 10_000 });
       await turns();
       expect(active).toBe(3);
       held.resolve();
-      await waitFor(() => done.size === ids.length);
+      await waitFor(() => done.size === ids.length, { what: 'every job handled', timeoutMs: 10_000 });
       expect(max).toBe(3);
       expect([...done].sort()).toEqual([...ids].sort());
       await queue.stop();

@@ -21,7 +21,7 @@ describe('GitHub Actions (.github/workflows/ci.yml)', () => {
   it('tests on Node 20, 22 and 24 with the system tools the tests run', () => {
     expect(workflow.jobs.test.strategy.matrix.node).toEqual([20, 22, 24]);
     expect(steps('test').find((s) => s.uses?.startsWith('actions/setup-node')).with['node-version']).toBe('${{ matrix.node }}');
-    expect(commands('test')).toMatch(/apt-get install[^\n]*redis-server[^\n]*prometheus[^\n]*haproxy/);
+    expect(commands('test')).toMatch(/apt-get install[^\n]*redis-server[^\n]*prometheus[^\n]*haproxy[^\n]*default-jre-headless/);
     expect(commands('test')).toMatch(/npm test/);
   });
 
@@ -127,7 +127,7 @@ describe('buildspec.yml (CodeBuild / CodePipeline)', () => {
   it("runs the README's test command, lints and packages, on Node 22 with the tests' system tools", () => {
     expect(buildspec.version).toBe(0.2);
     expect(buildspec.phases.install['runtime-versions'].nodejs).toBe(22);
-    expect(buildspec.phases.install.commands.join('\n')).toMatch(/apt-get install[^\n]*prometheus[^\n]*haproxy/);
+    expect(buildspec.phases.install.commands.join('\n')).toMatch(/apt-get install[^\n]*prometheus[^\n]*haproxy[^\n]*default-jre-headless/);
     expect(readRepoFile('README.md')).toMatch(/^npm install && npm test\b/m);
     const build = buildspec.phases.build.commands as string[];
     expect(build[0]).toBe('npm install && npm test');
@@ -186,7 +186,7 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
   });
 
   /** Every tool the suite needs (a fake php answers yes to every extension and file check). */
-  const ALL = ['promtool', 'haproxy', 'php', 'phpunit'];
+  const ALL = ['promtool', 'haproxy', 'java', 'php', 'phpunit'];
 
   it('does nothing when every tool is there', async () => {
     const { path, log } = fakePath(0, ALL);
@@ -202,7 +202,7 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
     expect(result.code).toBe(0);
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
       'apt-get update -qq',
-      'apt-get install -y -qq --no-install-recommends prometheus',
+      'apt-get install -y -qq --no-install-recommends prometheus default-jre-headless',
     ]);
   });
 
@@ -210,7 +210,7 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
     const { path, log } = fakePath(1000, []);
     const result = await runScript(path);
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/missing prometheus haproxy php-cli php-curl php-mbstring php-sqlite3 php-xml phpunit php-laravel-framework;/);
+    expect(result.stderr).toMatch(/missing prometheus haproxy default-jre-headless php-cli php-curl php-mbstring php-sqlite3 php-xml phpunit php-laravel-framework;/);
     expect(readFileSync(log, 'utf8')).toBe('');
   });
 

@@ -19,7 +19,7 @@ interface ZipEntry {
   data: Buffer;
 }
 
-/** Reads a zip independently of scripts/zip.mjs: central directory, local headers, CRCs. */
+/** Reads a zip independently of the library that wrote it (yazl): central directory, local headers, CRCs. */
 function readZip(buffer: Buffer): ZipEntry[] {
   const end = buffer.lastIndexOf(Buffer.from('PK\x05\x06', 'latin1'));
   expect(end).toBeGreaterThan(0);

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { deliveryLedger, startCluster, type Cluster } from '../helpers/cluster.js';
 import { startFakeCrm, type CrmResponse } from '../helpers/crm-server.js';
 import { API_KEY, e2eConfig } from '../helpers/e2e-config.js';
-import { EXAMPLE_LEAD, getJson, postLead, runConcurrently, waitUntil, type PostResult } from '../helpers/http-client.js';
+import { EXAMPLE_LEAD, getJson, postLead, runConcurrently, type PostResult } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeWorkspace } from '../helpers/leadgate-process.js';
 import { cleanupAfterEach } from '../helpers/cleanups.js';
 
@@ -56,7 +57,7 @@ describe('chaos on DynamoDB + BullMQ', () => {
     doomed.child.kill('SIGKILL');
     expect(await doomed.exited).toBe('SIGKILL');
 
-    await waitUntil(() => ledger.missing(accepted).length === 0, 'every accepted lead delivered', 90_000);
+    await waitFor(() => ledger.missing(accepted).length === 0, { what: 'every accepted lead delivered', timeoutMs: 90_000 });
     report('worker kill -9', accepted, ledger);
   });
 
@@ -76,7 +77,7 @@ describe('chaos on DynamoDB + BullMQ', () => {
     const accepted = [...acceptedIds(results), ...acceptedIds(await runConcurrently(50, 10, () => tryPost(survivor.url)))];
     expect(accepted.length).toBeGreaterThanOrEqual(150);
 
-    await waitUntil(() => ledger.missing(accepted).length === 0, 'every accepted lead delivered', 90_000);
+    await waitFor(() => ledger.missing(accepted).length === 0, { what: 'every accepted lead delivered', timeoutMs: 90_000 });
     report('api kill -9', accepted, ledger);
   });
 
@@ -100,33 +101,33 @@ describe('chaos on DynamoDB + BullMQ', () => {
     expect([...statuses.keys()].every((s) => s === '202' || s === '503'), JSON.stringify(Object.fromEntries(statuses))).toBe(true);
 
     // It recovers by itself: new leads are accepted again once Redis is back.
-    await waitUntil(async () => (await tryPost(api.url))?.status === 202, 'ingest to recover', 30_000);
+    await waitFor(async () => (await tryPost(api.url))?.status === 202, { what: 'ingest to recover', timeoutMs: 30_000 });
     const accepted = acceptedIds(results);
-    await waitUntil(() => ledger.missing(accepted).length === 0, 'every accepted lead delivered', 90_000);
+    await waitFor(() => ledger.missing(accepted).length === 0, { what: 'every accepted lead delivered', timeoutMs: 90_000 });
     console.log(`[chaos redis restart] answers ${JSON.stringify(Object.fromEntries(statuses))}`);
     report('redis restart', accepted, ledger);
   });
 
-  it('DynamoDB briefly unreachable: 503 with Retry-After and readiness 503, then recovery', async () => {
+  it('DynamoDB killed, then restarted with its data: 503 with Retry-After and readiness 503, then recovery', async () => {
     const { ledger, cluster } = await setUp('bullmq');
     const api = await cluster.start('api');
     await cluster.start('worker');
     const before = acceptedIds(await runConcurrently(50, 10, () => tryPost(api.url)));
     expect(before).toHaveLength(50);
 
-    await cluster.dynalite.disconnect();
+    await cluster.dynamodb.kill();
     const refused = await postLead(api.url, API_KEY, EXAMPLE_LEAD);
     expect(refused.status).toBe(503);
     expect(refused.body.error).toBe('unavailable');
     expect(refused.headers.get('retry-after')).not.toBeNull();
     expect((await getJson(`${api.url}/health/ready`)).status).toBe(503);
 
-    await cluster.dynalite.reconnect();
-    await waitUntil(async () => (await getJson(`${api.url}/health/ready`)).status === 200, 'readiness to recover', 30_000);
+    await cluster.dynamodb.restart();
+    await waitFor(async () => (await getJson(`${api.url}/health/ready`)).status === 200, { what: 'readiness to recover', timeoutMs: 30_000 });
     const after = acceptedIds(await runConcurrently(50, 10, () => tryPost(api.url)));
     expect(after).toHaveLength(50);
     const accepted = [...before, ...after];
-    await waitUntil(() => ledger.missing(accepted).length === 0, 'every accepted lead delivered', 90_000);
+    await waitFor(() => ledger.missing(accepted).length === 0, { what: 'every accepted lead delivered', timeoutMs: 90_000 });
     report('dynamodb outage', accepted, ledger);
   });
 });
@@ -147,7 +148,7 @@ describe('chaos on DynamoDB + SQS', () => {
     hold = false;
 
     await cluster.start('worker');
-    await waitUntil(() => ledger.missing(accepted).length === 0, 'every accepted lead delivered', 90_000);
+    await waitFor(() => ledger.missing(accepted).length === 0, { what: 'every accepted lead delivered', timeoutMs: 90_000 });
     report('sqs worker died', accepted, ledger);
   });
 });

@@ -1,24 +1,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
-import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from '../helpers/http-client.js';
-import { runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
+import { EXAMPLE_LEAD, getJson, postLead } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
+import { runCli, startLeadgate } from '../helpers/leadgate-process.js';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 
-const dirs: string[] = [];
-const processes: LeadgateProcess[] = [];
-afterEach(async () => {
-  for (const p of processes.splice(0)) {
-    if (p.child.exitCode === null) p.child.kill('SIGTERM');
-    await p.exited;
-  }
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const cleanups = cleanupAfterEach();
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'leadgate-cli-'));
-  dirs.push(dir);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -81,13 +75,16 @@ describe('leadgate CLI', () => {
       LEADGATE_OPS_PORT: opsPort,
       DEMO_CRM_URL: `http://127.0.0.1:${opsPort}/demo/crm/leads`,
     });
-    processes.push(leadgate);
+    cleanups.push(async () => {
+      if (leadgate.child.exitCode === null) leadgate.child.kill('SIGTERM');
+      await leadgate.exited;
+    });
     const accepted = await postLead(leadgate.url, 'demo-secret-key-merciplus-0001', EXAMPLE_LEAD);
     expect(accepted.status).toBe(202);
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const received = (await getJson(`${leadgate.opsUrl}/demo/crm/leads`)).body.items as { lead_id: string }[];
       return received.some((r) => r.lead_id === accepted.body.id);
-    }, 'the demo CRM to receive the lead');
+    }, { what: 'the demo CRM to receive the lead' });
     // The demo CRM is never on the public listener.
     expect((await getJson(`${leadgate.url}/demo/crm/leads`)).status).toBe(404);
   });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { startFakeCrm, type FakeCrm } from '../helpers/crm-server.js';
 import { API_KEY, e2eConfig } from '../helpers/e2e-config.js';
-import { EXAMPLE_LEAD, postLead, runConcurrently, waitUntil } from '../helpers/http-client.js';
+import { EXAMPLE_LEAD, postLead, runConcurrently } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeWorkspace, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
 import { cleanupAfterEach } from '../helpers/cleanups.js';
 
@@ -62,7 +63,7 @@ describe('crash safety', () => {
 
     setDown(false);
     await start(env);
-    await waitUntil(() => delivered.size === 1000, 'all 1,000 leads delivered', 60_000);
+    await waitFor(() => delivered.size === 1000, { what: 'all 1,000 leads delivered', timeoutMs: 60_000 });
     expect(new Set(delivered.keys())).toEqual(new Set(ids));
   });
 
@@ -99,6 +100,6 @@ describe('crash safety', () => {
     expect(accepted.length).toBeGreaterThanOrEqual(280);
 
     await start(env);
-    await waitUntil(() => accepted.every((id) => delivered.has(id)), 'every accepted lead delivered', 60_000);
+    await waitFor(() => accepted.every((id) => delivered.has(id)), { what: 'every accepted lead delivered', timeoutMs: 60_000 });
   });
 });

@@ -2,7 +2,8 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { startFakeCrm, type FakeCrm } from '../helpers/crm-server.js';
 import { ADMIN_TOKEN, API_KEY, SIGNING_SECRET } from '../helpers/e2e-config.js';
-import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from '../helpers/http-client.js';
+import { EXAMPLE_LEAD, getJson, postLead } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeWorkspace, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
 import { startFakeOAuth2Server, type FakeOAuth2Server } from '../helpers/oauth2-server.js';
 import { cleanupAfterEach } from '../helpers/cleanups.js';
@@ -138,10 +139,10 @@ describe('CRM kinds end to end', () => {
     });
 
     for (const id of ids) {
-      await waitUntil(async () => {
+      await waitFor(async () => {
         const { body } = await getJson(`${leadgate.opsUrl}/v1/leads/${id}`, ADMIN_TOKEN);
         return body.deliveries.every((d: { status: string }) => d.status === 'delivered');
-      }, 'delivered');
+      }, { what: 'delivered' });
     }
     const logText = JSON.stringify(leadgate.logs);
     for (const secret of [CLIENT_SECRET, LEGACY_PASSWORD, LEGACY_BASIC.slice(6), ...idp.issued, 'camille', '612345678']) {
@@ -171,10 +172,10 @@ routes:
     await picky.waitForRequests(1);
 
     let view: any;
-    await waitUntil(async () => {
+    await waitFor(async () => {
       view = (await getJson(`${leadgate.opsUrl}/v1/leads/${bad.body.id as string}`, ADMIN_TOKEN)).body;
       return view.deliveries.every((d: { status: string }) => d.status !== 'pending');
-    }, 'settled');
+    }, { what: 'settled' });
     const byDestination = Object.fromEntries(view.deliveries.map((d: { destination: string }) => [d.destination, d]));
     expect(byDestination['crm-main']).toMatchObject({ status: 'delivered' });
     expect(byDestination['picky-crm']).toMatchObject({ status: 'dead', attempts: 1, last_error: 'transform failed (D3137)' });

@@ -2,7 +2,8 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { startFakeCrm, type FakeCrm } from '../helpers/crm-server.js';
 import { ADMIN_TOKEN, API_KEY, SIGNING_SECRET, e2eConfig } from '../helpers/e2e-config.js';
-import { EXAMPLE_LEAD, getJson, postJson, postLead, runConcurrently, waitUntil } from '../helpers/http-client.js';
+import { EXAMPLE_LEAD, getJson, postJson, postLead, runConcurrently } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeWorkspace, runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
 import { cleanupAfterEach } from '../helpers/cleanups.js';
 
@@ -89,7 +90,7 @@ describe('embedded end to end', () => {
 
     const { body } = await postLead(leadgate.url, API_KEY);
     await main.waitForRequests(3);
-    await waitUntil(async () => (await deliveryOf(leadgate.opsUrl, body.id as string)).status === 'delivered', 'delivered');
+    await waitFor(async () => (await deliveryOf(leadgate.opsUrl, body.id as string)).status === 'delivered', { what: 'delivered' });
 
     const delivery = await deliveryOf(leadgate.opsUrl, body.id as string);
     expect(delivery).toMatchObject({ destination: 'crm-main', status: 'delivered', attempts: 3, last_status_code: 200 });
@@ -106,7 +107,7 @@ describe('embedded end to end', () => {
     const second = await postLead(leadgate.url, API_KEY, { ...EXAMPLE_LEAD, service: 'jardinage' });
     await main.waitForRequests(2);
     for (const lead of [first, second]) {
-      await waitUntil(async () => (await deliveryOf(leadgate.opsUrl, lead.body.id as string)).status === 'dead', 'dead');
+      await waitFor(async () => (await deliveryOf(leadgate.opsUrl, lead.body.id as string)).status === 'dead', { what: 'dead' });
     }
     const dead = await deliveryOf(leadgate.opsUrl, first.body.id as string);
     expect(dead).toMatchObject({ status: 'dead', attempts: 1, last_status_code: 400, next_attempt_at: null });
@@ -125,7 +126,7 @@ describe('embedded end to end', () => {
 
     await main.waitForRequests(4);
     for (const lead of [first, second]) {
-      await waitUntil(async () => (await deliveryOf(leadgate.opsUrl, lead.body.id as string)).status === 'delivered', 'delivered');
+      await waitFor(async () => (await deliveryOf(leadgate.opsUrl, lead.body.id as string)).status === 'delivered', { what: 'delivered' });
     }
     expect(main.countById(dead.id)).toBe(2); // the same webhook-id, so a CRM can drop duplicates
 

@@ -1,26 +1,28 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cleanupAfterAll } from '../helpers/cleanups.js';
 import { AUTH, CONTRACT_CODES, JSON_CT, corpus, send, sendCase, valid } from '../helpers/malformed-corpus.js';
 import { makeWorkspace, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
 
 /** The malformed corpus against a spawned `leadgate serve`, exactly as a website would send it. */
 
+const cleanups = cleanupAfterAll();
 const workspace = makeWorkspace(`brands:
   - id: merciplus
     api_keys: ["mp-key-0123456789abcdefghij"]
     default_country: FR
 `);
+cleanups.push(() => workspace.cleanup());
 let leadgate: LeadgateProcess;
 let port: number;
 
 beforeAll(async () => {
   leadgate = await startLeadgate('serve', { LEADGATE_CONFIG: workspace.configPath, LEADGATE_DATA_DIR: workspace.dataDir });
+  // After the corpus, a clean SIGTERM exit: nothing in it left leadgate unable to shut down.
+  cleanups.push(async () => {
+    leadgate.child.kill('SIGTERM');
+    expect(await leadgate.exited).toBe(0);
+  });
   port = Number(new URL(leadgate.url).port);
-});
-
-afterAll(async () => {
-  leadgate.child.kill('SIGTERM');
-  expect(await leadgate.exited).toBe(0);
-  workspace.cleanup();
 });
 
 describe('malformed requests against leadgate serve', () => {

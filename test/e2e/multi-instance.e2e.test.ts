@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { startCluster, deliveryLedger, type Cluster } from '../helpers/cluster.js';
 import { closedPort, startFakeCrm } from '../helpers/crm-server.js';
 import { API_KEY, e2eConfig } from '../helpers/e2e-config.js';
-import { EXAMPLE_LEAD, getJson, postLead, runConcurrently, waitUntil } from '../helpers/http-client.js';
+import { EXAMPLE_LEAD, getJson, postLead, runConcurrently } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeWorkspace } from '../helpers/leadgate-process.js';
 import { cleanupAfterEach } from '../helpers/cleanups.js';
 
@@ -41,7 +42,7 @@ describe.each(['bullmq', 'sqs'] as const)('many instances on DynamoDB + %s', (qu
     expect(Object.fromEntries(statuses)).toEqual({ 202: 2000 });
     const ids = results.map((r) => r.body.id as string);
 
-    await waitUntil(() => ledger.missing(ids).length === 0, 'every lead delivered', 120_000);
+    await waitFor(() => ledger.missing(ids).length === 0, { what: 'every lead delivered', timeoutMs: 120_000 });
     console.log(`[multi-instance ${queue}] accepted 2000, delivered ${ledger.byLead.size}, duplicate webhook-ids at the CRM: ${ledger.duplicates()}`);
     expect(ledger.missing(ids)).toEqual([]);
 
@@ -71,6 +72,5 @@ describe.each(['bullmq', 'sqs'] as const)('many instances on DynamoDB + %s', (qu
       expect(replay.status).toBe(202);
       expect(replay.body.id).toBe(created[0]!.body.id);
     }
-    // dynalite does ~220 transactional writes/s and shares 2 cores with the rest of the suite.
   }, 240_000);
 });

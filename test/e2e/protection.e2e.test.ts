@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { startFakeCrm, type FakeCrm } from '../helpers/crm-server.js';
 import { ADMIN_TOKEN, API_KEY, e2eConfig, type E2eDestination } from '../helpers/e2e-config.js';
-import { getJson, postJson, postLead, waitUntil } from '../helpers/http-client.js';
+import { getJson, postJson, postLead } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeWorkspace, runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
 import { cleanupAfterEach } from '../helpers/cleanups.js';
 
@@ -56,9 +57,9 @@ describe('protecting CRMs, end to end', () => {
     const leadIds: string[] = [];
     for (let i = 0; i < 5; i++) leadIds.push((await postLead(leadgate.url, API_KEY)).body.id as string);
     // Each delivery has been looked at and held (a metric, since nothing reaches the CRM).
-    await waitUntil(
+    await waitFor(
       async () => (await metric(leadgate, 'leadgate_deliveries_held_total', { destination: 'crm-main', reason: 'paused' })) >= 5,
-      'paused deliveries held',
+      { what: 'paused deliveries held' },
     );
     expect(main.requests).toHaveLength(0);
     for (const d of await deliveries(leadgate, leadIds)) expect(d).toMatchObject({ status: 'pending', attempts: 0 });
@@ -70,7 +71,7 @@ describe('protecting CRMs, end to end', () => {
     const resumed = await postJson(`${leadgate.opsUrl}/v1/destinations/crm-main/resume`, {}, ADMIN_TOKEN);
     expect(resumed).toEqual({ status: 200, body: { destination: 'crm-main', paused: false } });
     await main.waitForRequests(5, { timeoutMs: 15_000 });
-    await waitUntil(async () => (await deliveries(leadgate, leadIds)).every((d) => d.status === 'delivered'), 'delivered');
+    await waitFor(async () => (await deliveries(leadgate, leadIds)).every((d) => d.status === 'delivered'), { what: 'delivered' });
     for (const d of await deliveries(leadgate, leadIds)) expect(d.attempts).toBe(1);
   });
 
@@ -98,7 +99,7 @@ describe('protecting CRMs, end to end', () => {
     const requestsWhileDown = main.requests.length;
     main.respondWith({ status: 200 });
 
-    await waitUntil(async () => (await deliveries(leadgate, leadIds)).every((d) => d.status === 'delivered'), 'delivered');
+    await waitFor(async () => (await deliveries(leadgate, leadIds)).every((d) => d.status === 'delivered'), { what: 'delivered' });
     const all = await deliveries(leadgate, leadIds);
     // Only the requests the CRM actually saw while down were spent as failed attempts.
     expect(all.reduce((sum, d) => sum + d.attempts - 1, 0)).toBe(requestsWhileDown);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { startFakeCrm, type FakeCrm, type RecordedRequest } from '../helpers/crm-server.js';
 import { ADMIN_TOKEN, API_KEY } from '../helpers/e2e-config.js';
-import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from '../helpers/http-client.js';
+import { EXAMPLE_LEAD, getJson, postLead } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeWorkspace, runCli, startLeadgate, type LeadgateProcess } from '../helpers/leadgate-process.js';
 import { cleanupAfterEach } from '../helpers/cleanups.js';
 
@@ -95,9 +96,9 @@ routes:
 
     // Once every delivery is recorded delivered, nothing more can arrive: each CRM saw exactly its leads.
     for (const id of [first, second, again]) {
-      await waitUntil(
+      await waitFor(
         async () => ((await show(id)).deliveries as { status: string }[]).every((d) => d.status === 'delivered'),
-        'deliveries recorded as delivered',
+        { what: 'deliveries recorded as delivered' },
       );
     }
     expect(idsReceived(paris).sort()).toEqual([first, again].sort());

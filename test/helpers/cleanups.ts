@@ -1,4 +1,4 @@
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 
 export type Cleanup = () => Promise<void> | void;
 
@@ -8,8 +8,17 @@ export type Cleanup = () => Promise<void> | void;
  */
 export function cleanupAfterEach(): Cleanup[] {
   const cleanups: Cleanup[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  afterEach(() => runAll(cleanups));
   return cleanups;
+}
+
+/** The same for what a whole file (or describe block) shares, run once after its last test. */
+export function cleanupAfterAll(): Cleanup[] {
+  const cleanups: Cleanup[] = [];
+  afterAll(() => runAll(cleanups));
+  return cleanups;
+}
+
+async function runAll(cleanups: Cleanup[]): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 }

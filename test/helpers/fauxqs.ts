@@ -37,6 +37,8 @@ export interface SentCommand {
   name: string;
   input: Record<string, any>;
   at: number;
+  /** How the call ended: 'ok', or the name of the error it failed with (e.g. 'AbortError'). */
+  outcome: Promise<string>;
 }
 
 export interface ClientTap {
@@ -65,11 +67,22 @@ export function tapClient(client: SQSClient): ClientTap {
   };
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const command: SentCommand = { name: context.commandName ?? '?', input: args.input as any, at: Date.now() };
+      let settle!: (outcome: string) => void;
+      const outcome = new Promise<string>((resolve) => (settle = resolve));
+      const command: SentCommand = { name: context.commandName ?? '?', input: args.input as any, at: Date.now(), outcome };
       tap.sent.push(command);
       for (const listener of listeners) listener(command);
-      if (cut) throw Object.assign(new Error('simulated network cut'), { name: 'SimulatedNetworkError' });
-      const result = await next(args);
+      if (cut) {
+        settle('SimulatedNetworkError');
+        throw Object.assign(new Error('simulated network cut'), { name: 'SimulatedNetworkError' });
+      }
+      const result = await next(args).then(
+        (ok) => (settle('ok'), ok),
+        (error: unknown) => {
+          settle((error as Error | null)?.name ?? 'unknown');
+          throw error;
+        },
+      );
       const rewrite = rewrites.get(command.name);
       if (!rewrite) return result;
       rewrites.delete(command.name);

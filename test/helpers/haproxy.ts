@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedPort } from './crm-server.js';
+import { waitFor } from './wait.js';
 
 /**
  * haproxy (Debian package) in round robin in front of api instances, with health checks on
@@ -54,15 +55,20 @@ ${backendPorts.map((p, i) => `  server api${i} 127.0.0.1:${p} check`).join('\n')
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // Ready once the frontend accepts connections.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/health/live`);
-      break;
-    } catch {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`haproxy did not start: ${stderr.join('')}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error('haproxy exited');
+        return fetch(`http://127.0.0.1:${port}/health/live`).then(
+          () => true,
+          () => false,
+        );
+      },
+      { what: 'haproxy to accept connections', timeoutMs: 10_000 },
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`haproxy did not start (${(error as Error).message}): ${stderr.join('')}`);
   }
   return {
     url: `http://127.0.0.1:${port}`,

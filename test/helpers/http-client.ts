@@ -53,16 +53,3 @@ export async function runConcurrently<T>(count: number, concurrency: number, tas
   );
   return results;
 }
-
-/**
- * Resolves once `check` returns true, re-checking every `intervalMs`; rejects with `what`
- * after `timeoutMs`. For state that announces itself by no event we can hear (another process).
- */
-export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000, intervalMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}

@@ -2,12 +2,13 @@ import { deliveryLedger, startCluster } from './cluster.js';
 import { closedPort, startFakeCrm } from './crm-server.js';
 import { API_KEY, e2eConfig } from './e2e-config.js';
 import { startHaproxy, type Haproxy } from './haproxy.js';
-import { EXAMPLE_LEAD, getJson, postLead, waitUntil } from './http-client.js';
+import { EXAMPLE_LEAD, getJson, postLead } from './http-client.js';
+import { waitFor } from './wait.js';
 import { makeWorkspace, type LeadgateProcess } from './leadgate-process.js';
 
 /**
  * The load-balancer rehearsal of a rolling deployment: haproxy in round robin over 3 api
- * instances and 2 workers on Redis + DynamoDB (dynalite), load through haproxy, then every
+ * instances and 2 workers on Redis + DynamoDB (DynamoDB Local), load through haproxy, then every
  * instance restarted one by one (SIGTERM, a new one started, wait until it is ready). Used by
  * test/e2e/rolling-restart.e2e.test.ts and by `npm run rehearse`.
  */
@@ -41,8 +42,8 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
     SHUTDOWN_TIMEOUT_MS: '10000',
     // haproxy checks every 300 ms and takes a server out after three failed checks.
     SHUTDOWN_DRAIN_DELAY_MS: '1500',
-    // dynalite (in the test process, one transaction at a time) can be slow under load: a slow
-    // answer must not read as "not ready" on every instance at once.
+    // The emulated DynamoDB shares the 2 cores with everything else and can be slow under load:
+    // a slow answer must not read as "not ready" on every instance at once.
     LEADGATE_READY_CHECK_TIMEOUT_MS: '4000',
     LEADGATE_SWEEP_INTERVAL_MS: '1000',
     LEADGATE_SWEEP_GRACE_MS: '5000',
@@ -80,16 +81,16 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
     );
 
     try {
-      await waitUntil(() => accepted.length >= 200, `load to flow through haproxy (sent ${sent}, accepted ${accepted.length}, failures ${JSON.stringify(failures)})`);
+      await waitFor(() => accepted.length >= 200, { what: `load to flow through haproxy (sent ${sent}, accepted ${accepted.length}, failures ${JSON.stringify(failures)})` });
       for (let i = 0; i < apis.length; i++) {
         const old = apis[i]!;
         old.child.kill('SIGTERM');
         exitCodes.push(await old.exited);
         const fresh = await startApi(haproxyPorts[i]!);
-        await waitUntil(async () => (await getJson(`${fresh.url}/health/ready`)).status === 200, 'the new api to be ready');
+        await waitFor(async () => (await getJson(`${fresh.url}/health/ready`)).status === 200, { what: 'the new api to be ready' });
         apis = apis.map((a) => (a === old ? fresh : a));
         const before = accepted.length;
-        await waitUntil(() => accepted.length >= before + 100, 'load to keep flowing');
+        await waitFor(() => accepted.length >= before + 100, { what: 'load to keep flowing' });
       }
       for (let i = 0; i < workers.length; i++) {
         const old = workers[i]!;
@@ -102,7 +103,7 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
       stop = true;
       await load;
     }
-    await waitUntil(() => ledger.missing(accepted).length === 0, 'every accepted lead delivered', 120_000);
+    await waitFor(() => ledger.missing(accepted).length === 0, { what: 'every accepted lead delivered', timeoutMs: 120_000 });
   } finally {
     await haproxy?.stop();
     await cluster.close();

@@ -21,7 +21,8 @@ import { MemoryDestinationLimits } from '../../src/adapters/memory/destination-l
 import type { DestinationLimits } from '../../src/ports/destination-limits.js';
 import { RedisDestinationLimits } from '../../src/adapters/bullmq/destination-limits.js';
 import { createWorker, type Worker } from '../../src/worker/worker.js';
-import { makeIngest, waitFor } from '../contract/fixtures.js';
+import { makeIngest } from '../contract/fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 import { config as makeConfig, destination } from '../helpers/config-factories.js';
 import { startFakeCrm, type CrmResponse, type RecordedRequest } from '../helpers/crm-server.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
@@ -189,15 +190,6 @@ const heldCount = async (metrics: Metrics[], reason: string) => {
   return total;
 };
 
-/** Polls the store (another process's work announces itself by no event here) with a deadline. */
-async function until(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** One Redis client per worker, all on the same key prefix: that is the sharing. */
 function sharedRedisLimits(): () => DestinationLimits {
   const prefix = `it-${randomUUID()}`;
@@ -215,7 +207,7 @@ describe('rate_limit', () => {
     const started = Date.now();
     const ids = await h.post(20);
     await limited.crm.waitForRequests(20, { timeoutMs: 20_000 });
-    await until(() => h.allDelivered(ids));
+    await waitFor(() => h.allDelivered(ids), { what: 'every delivery delivered' });
     const elapsedMs = Date.now() - started;
     expect(limited.rejected).toBe(0);
     expect(limited.maxPerSecond).toBeLessThanOrEqual(5);
@@ -262,7 +254,7 @@ describe('rate_limit', () => {
     });
     const started = Date.now();
     const ids = await h.post(20);
-    await until(() => h.allDelivered(ids));
+    await waitFor(() => h.allDelivered(ids), { what: 'every delivery delivered' });
     const elapsedMs = Date.now() - started;
     expect(limited.rejected).toBe(0);
     expect(limited.maxPerSecond).toBeLessThanOrEqual(5);
@@ -292,7 +284,7 @@ describe('max_in_flight', () => {
       limits: sharedRedisLimits(),
     });
     const ids = await h.post(24);
-    await until(() => h.allDelivered(ids));
+    await waitFor(() => h.allDelivered(ids), { what: 'every delivery delivered' });
     expect(limited.maxInFlight).toBe(2);
     expect(limited.rejected).toBe(0);
     measure('max_in_flight redis 2, 2 workers, 24 leads, CRM 100 ms', {
@@ -305,7 +297,7 @@ describe('max_in_flight', () => {
     const limited = await limitedCrm(1_000, 100);
     const h = await harness({ destinations: [destination({ id: 'crm', url: limited.crm.url, maxInFlight: 3 })], concurrency: 16 });
     const ids = await h.post(24);
-    await until(() => h.allDelivered(ids));
+    await waitFor(() => h.allDelivered(ids), { what: 'every delivery delivered' });
     expect(limited.maxInFlight).toBe(3);
     measure('max_in_flight memory 3, 24 leads, CRM 100 ms', { maxInFlight: limited.maxInFlight, held: await heldCount(h.metrics, 'max_in_flight') });
   });
@@ -323,12 +315,12 @@ describe('circuit breaker', () => {
     });
     const ids = await h.post(20);
     // Down until the breaker has opened and two half-open probes have failed.
-    await waitFor(() => h.breakers[0]!.state('crm') === 'open');
+    await waitFor(() => h.breakers[0]!.state('crm') === 'open', { what: 'the breaker to open', timeoutMs: 10_000 });
     await crm.waitForRequests(5, { timeoutMs: 10_000 });
     const downRequests = crm.requests.length;
     const heldWhileDown = await heldCount(h.metrics, 'circuit_open');
     crm.respondWith({ status: 200 });
-    await until(() => h.allDelivered(ids));
+    await waitFor(() => h.allDelivered(ids), { what: 'every delivery delivered' });
     const statuses = await h.statuses(ids);
     // Only the 3 that tripped it and the failed probes spent attempts while it was down.
     const failedAttempts = statuses.reduce((sum, s) => sum + s.attempts - 1, 0);
@@ -351,7 +343,7 @@ describe('circuit breaker', () => {
       concurrency: 1,
     });
     const ids = await h.post(20);
-    await until(async () => (await h.statuses(ids)).every((s) => s.status === 'dead'));
+    await waitFor(async () => (await h.statuses(ids)).every((s) => s.status === 'dead'), { what: 'every delivery dead' });
     measure('breaker off, CRM down, 20 leads', { requestsWhileDown: crm.requests.length, dead: 20 });
     expect(crm.requests.length).toBe(140);
   });
@@ -388,9 +380,9 @@ describe('pause / resume through the admin API', () => {
     const ids = await h.post(5, 'crm');
     const others = await h.post(2, 'other');
     await other.waitForRequests(2);
-    await until(() => h.allDelivered(others));
+    await waitFor(() => h.allDelivered(others), { what: 'the other deliveries delivered' });
     // Every paused delivery has been looked at and held at least once, and none was sent.
-    await until(async () => (await heldCount(h.metrics, 'paused')) >= 5);
+    await waitFor(async () => (await heldCount(h.metrics, 'paused')) >= 5, { what: '5 deliveries held as paused' });
     expect(crm.requests).toHaveLength(0);
     expect((await h.statuses(ids)).every((s) => s.status === 'pending' && s.attempts === 0)).toBe(true);
 
@@ -405,7 +397,7 @@ describe('pause / resume through the admin API', () => {
     const resumed = await app.inject({ method: 'POST', url: '/v1/destinations/crm/resume', headers: admin });
     expect(resumed.json()).toEqual({ destination: 'crm', paused: false });
     await crm.waitForRequests(5, { timeoutMs: 10_000 });
-    await until(() => h.allDelivered(ids));
+    await waitFor(() => h.allDelivered(ids), { what: 'every delivery delivered' });
     expect(await h.allDelivered(others)).toBe(true);
     expect((await h.statuses(ids)).every((s) => s.attempts === 1)).toBe(true);
     measure('pause/resume', { resumeToAllDeliveredMs: Date.now() - resumedAt, held: await heldCount(h.metrics, 'paused') });
