@@ -202,7 +202,7 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
     expect(result.code).toBe(0);
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
       'apt-get update -qq',
-      'apt-get install -y -qq --no-install-recommends prometheus default-jre-headless',
+      'apt-get install -y -qq --no-install-recommends prometheus',
     ]);
   });
 
