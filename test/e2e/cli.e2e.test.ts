@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -85,6 +85,8 @@ describe('leadgate CLI', () => {
       const received = (await getJson(`${leadgate.opsUrl}/demo/crm/leads`)).body.items as { lead_id: string }[];
       return received.some((r) => r.lead_id === accepted.body.id);
     }, { what: 'the demo CRM to receive the lead' });
+    // What `npm start` runs (the README's first command).
+    expect(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts.start).toBe('node dist/cli.js serve --demo');
     // The demo CRM is never on the public listener.
     expect((await getJson(`${leadgate.url}/demo/crm/leads`)).status).toBe(404);
   });
