@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, ListTablesCommand, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { exited, trackChild } from './child-processes.js';
+import { freePort } from './free-port.js';
 import { waitFor } from './wait.js';
 
 /**
@@ -47,33 +48,9 @@ const LOG_LINES_KEPT = 40;
 /** Bounded heap (the default is a quarter of the machine's memory) and one GC thread: a test helper on a shared 2-core machine. */
 const JVM_OPTIONS = ['-Xmx768m', '-XX:+UseSerialGC'];
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
 
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
-}
 
-/** A port the kernel just handed out; another process could take it before the JVM binds, hence the retry in start. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
 
 class AddressInUseError extends Error {}
 
@@ -107,8 +84,7 @@ async function spawnDynamoDbLocal(port: number, dbPath: string, timeoutMs: numbe
     '-disableTelemetry',
   ];
   const child = spawn('java', args, { cwd: EMULATOR_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+  trackChild(child);
   const log: string[] = [];
   let failure: Error | null = null;
   const remember = (chunk: Buffer): void => {
@@ -143,7 +119,6 @@ async function spawnDynamoDbLocal(port: number, dbPath: string, timeoutMs: numbe
 
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
-  installExitHook();
   const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const dbPath = fs.mkdtempSync(path.join(base, 'leadgate-dynamodb-'));
 

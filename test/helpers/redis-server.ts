@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { exited, trackChild } from './child-processes.js';
 import { freePort } from './free-port.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,22 +39,8 @@ export interface RedisServerOptions {
 const READY = /Ready to accept connections/;
 const LOG_LINES_KEPT = 40;
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
 
-/** Last resort: a test file that crashed or skipped afterAll must not leave a server behind. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
-}
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
 
 class AddressInUseError extends Error {}
 
@@ -71,8 +58,7 @@ async function spawnRedis(port: number, dir: string, timeoutMs: number): Promise
     '--loglevel', 'notice',
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+  trackChild(child);
   const log: string[] = [];
   const remember = (chunk: Buffer): void => {
     log.push(...chunk.toString('utf8').split('\n').filter(Boolean));
@@ -122,7 +108,6 @@ async function spawnRedis(port: number, dir: string, timeoutMs: number): Promise
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
-  installExitHook();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadgate-redis-'));
 
   let child: ChildProcess | null = null;
