@@ -56,7 +56,17 @@ export async function startLeadgate(
   // The ops listener has no "any free port" (0 turns it off): each process gets one found free.
   const opsPort = env.LEADGATE_OPS_PORT ?? String(await freePort());
   const child = spawn(process.execPath, [CLI, ...command.split(' ')], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LEADGATE_OPS_PORT: opsPort, ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      LEADGATE_OPS_PORT: opsPort,
+      // Shedding on event-loop lag is tested in process (test/integration/overload.test.ts); a
+      // busy 2-core machine running several spawned processes must not turn a test's leads into 503s.
+      LEADGATE_MAX_EVENT_LOOP_DELAY_MS: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
