@@ -1,6 +1,7 @@
 #!/bin/sh
 # `npm test`'s pretest: the system tools some tests run (promtool for the alert rules,
-# haproxy for the load-balancer rehearsal, php + phpunit + Laravel for clients/php), from
+# haproxy for the load-balancer rehearsal, php + phpunit + Laravel for clients/php, Chromium
+# for the browser embed's tests, driven by playwright-core), from
 # Debian's packages. A no-op when they are
 # present. Installs them only when we are root with apt-get (a fresh CI machine or container);
 # otherwise says what to install and lets the tests report what is missing.
@@ -22,6 +23,7 @@ else
 fi
 command -v phpunit >/dev/null 2>&1 || missing="$missing phpunit"
 [ -f /usr/share/php/Illuminate/Foundation/Application.php ] || missing="$missing php-laravel-framework"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
