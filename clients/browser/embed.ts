@@ -325,8 +325,8 @@ async function post(form: HTMLFormElement, state: FormState): Promise<{ id: stri
       write(session, slot, null);
       return success(form, state, data.id);
     }
-    // A final refusal drops the key; after network errors and 5xx a new click reuses it.
-    if (res && res.status < 500) write(session, slot, null);
+    // A final refusal drops the key; after network errors, 409, 429 and 5xx a new click reuses it.
+    if (res && res.status < 500 && res.status !== 409 && res.status !== 429) write(session, slot, null);
     const error: LeadgateError = {
       error: data.error || (res ? 'http_' + res.status : 'network_error'),
       status: res ? res.status : 0,
