@@ -344,8 +344,17 @@ describe('the browser embed on a brand page', () => {
     expect(await events(page)).toEqual([{ type: 'leadgate:error', detail: expect.objectContaining({ error: 'network_error', status: 0 }) }]);
     expect(await page.locator('[data-leadgate-success]').isHidden()).toBe(true);
     // It retried within data-leadgate-retry-for, never got through.
-    expect(posts.length).toBeGreaterThan(1);
+    const firstTry = posts.length;
+    expect(firstTry).toBeGreaterThan(1);
     expect(await acceptedCount(leadgate)).toBe(before);
+
+    // The person clicks again with the same values: the same submission, the same Idempotency-Key.
+    const failedAgain = page.waitForEvent('requestfailed', (r) => r.url().endsWith('/v1/leads'));
+    await page.getByRole('button', { name: 'Envoyer ma demande' }).click();
+    await failedAgain;
+    await page.waitForFunction('window.__events.length === 2');
+    expect(posts.length).toBeGreaterThan(firstTry);
+    expect(new Set(posts.map((p) => p.headers()['idempotency-key'])).size).toBe(1);
   });
 
   it('works with the keyboard alone: Tab to each field, type, Space on the checkbox, Enter', async () => {
