@@ -208,7 +208,8 @@ function setup(form: HTMLFormElement): FormState {
 
 function collect(form: HTMLFormElement, state: FormState): Record<string, unknown> {
   const contact: Record<string, string> = {};
-  const meta: Record<string, string> = {};
+  // Field names come from the page: no prototype lookups, and leadgate refuses these three.
+  const meta: Record<string, string> = Object.create(null);
   const consent: Record<string, unknown> = {};
   const consentTexts: string[] = [];
   let message: string | undefined;
@@ -221,7 +222,7 @@ function collect(form: HTMLFormElement, state: FormState): Record<string, unknow
     if (CONTACT.indexOf(name) >= 0) contact[name] = value;
     else if (name === 'message') message = value;
     else if (meta[name]) meta[name] = (meta[name] + ', ' + value).slice(0, 500);
-    else if (MAP_KEY.test(name) && metaCount < 20) {
+    else if (MAP_KEY.test(name) && ['__proto__', 'constructor', 'prototype'].indexOf(name) < 0 && metaCount < 20) {
       meta[name] = value;
       metaCount++;
     }

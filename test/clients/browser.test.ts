@@ -58,7 +58,7 @@ routes:
 }
 
 /** The brand's form page, as docs/brand-sites.md shows it, loading the embed from `leadgateUrl`. */
-function formPage(leadgateUrl: () => string, extraFormAttributes = ''): () => string {
+function formPage(leadgateUrl: () => string, extraFormAttributes = '', extraFields = ''): () => string {
   return () => `<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Merci+ — demander un devis</title>
@@ -90,6 +90,7 @@ function formPage(leadgateUrl: () => string, extraFormAttributes = ''): () => st
     <select id="frequency" name="frequency"><option>hebdomadaire</option><option>ponctuelle</option></select>
     <label class="check"><input type="checkbox" name="consent_contact" required> ${CONSENT_TEXT}</label>
     <label class="check"><input type="checkbox" name="consent_marketing"> ${MARKETING_TEXT}</label>
+    ${extraFields}
     <button type="submit">Envoyer ma demande</button>
   </div>
   <p data-leadgate-status></p>
@@ -135,6 +136,8 @@ beforeAll(async () => {
   const url = () => leadgate.url;
   site.page('/', landingPage(url));
   site.page('/devis', formPage(url));
+  // What a Turnstile widget leaves in the form once solved (the widget itself needs Cloudflare).
+  site.page('/devis-captcha', formPage(url, '', '<input type="hidden" name="cf-turnstile-response" value="0.turnstile-token">'));
   otherSite.page('/devis', formPage(url, 'data-leadgate-retry-for="3"'));
 });
 
@@ -392,13 +395,18 @@ describe('the browser embed on a brand page', () => {
     expect(JSON.parse(received!.body).data).toMatchObject({ message: 'Au clavier', consent: { contact: true, marketing: false } });
   });
 
-  it('window.leadgate.submit(form) returns a Promise of the lead id', async () => {
-    const { page } = await visitor();
-    await openForm(page, `${site.origin}/devis`);
+  it('window.leadgate.submit(form) returns a Promise of the lead id; the bot fields carry the captcha token', async () => {
+    const { page, posts } = await visitor();
+    await openForm(page, `${site.origin}/devis-captcha`);
     await fillForm(page, person('camille.api@example.fr'));
     const result = (await page.evaluate('window.leadgate.submit(document.forms.devis)')) as { id: string };
     expect(result.id).toEqual(expect.any(String));
     expect((await events(page))[0]).toEqual({ type: 'leadgate:success', detail: { id: result.id } });
+
+    const sent = posts[0]!.postDataJSON();
+    expect(sent.bot).toEqual({ honeypot: '', form_shown_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), captcha_token: '0.turnstile-token' });
+    expect(sent.meta).toEqual({ frequency: 'hebdomadaire' });
+    expect(posts[0]!.headers()['idempotency-key']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
 
