@@ -20,6 +20,8 @@ RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/post-build.mjs scripts/
 COPY src src
+# The browser embed, bundled by esbuild into dist/embed.js (served at /v1/embed.js).
+COPY clients/browser clients/browser
 RUN npm run build
 # Drop the dev dependencies; the addon compiled above stays. (`npm ci --omit=dev` in the
 # runtime stage would need the compilers there too, and would run `prepare` without tsc.)

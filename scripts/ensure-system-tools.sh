@@ -1,6 +1,7 @@
 #!/bin/sh
 # `npm test`'s pretest: the system tools some tests run, from Debian's packages:
 #   promtool (alert rules), haproxy (load-balancer rehearsal), java (DynamoDB Local),
+#   chromium (browser embed and console, driven by playwright-core),
 #   php + extensions, phpunit and Laravel (clients/php; no Composer: tests/bootstrap.php
 #   autoloads Debian's copies).
 # A no-op when they are present. Installs them only when we are root with apt-get (a fresh CI
@@ -24,6 +25,7 @@ need promtool prometheus
 need haproxy haproxy
 # DynamoDB Local (the jar in the amplify-dynamodb-simulator package) runs on Java 17.
 need java default-jre-headless
+need chromium chromium
 need php php-cli
 need_php 'extension_loaded("curl")' php-curl
 need_php 'extension_loaded("mbstring")' php-mbstring

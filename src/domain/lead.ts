@@ -36,10 +36,26 @@ export interface Proof {
   user_agent?: string;
 }
 
+/** A visit that brought the person to the brand's site (attribution). */
+export interface Touch {
+  /** The landing page. */
+  url?: string;
+  /** The page before it, as the browser told. */
+  referrer?: string;
+  utm?: Record<string, string>;
+  /** ISO 8601, the page's clock. */
+  at?: string;
+}
+
 export interface Source {
+  /** The page the form was sent from. */
   url?: string;
   form?: string;
+  referrer?: string;
+  /** `utm_*` (without the prefix), gclid, fbclid, msclkid of the page's URL. */
   utm?: Record<string, string>;
+  first_touch?: Touch;
+  last_touch?: Touch;
 }
 
 /** The body of `POST /v1/leads` after validation and normalisation. */

@@ -1,5 +1,5 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
-import type { Consent, Contact, LeadInput, Source } from './lead.js';
+import type { Consent, Contact, LeadInput, Source, Touch } from './lead.js';
 
 /**
  * Turns a schema-valid lead body into the form leadgate keeps and forwards: strings trimmed,
@@ -107,5 +107,17 @@ function normaliseConsent(consent: Consent): Consent {
 }
 
 function normaliseSource(source: Source): Source {
-  return compact({ url: clean(source.url), form: clean(source.form), utm: cleanRecord(source.utm) });
+  return compact({
+    url: clean(source.url),
+    form: clean(source.form),
+    referrer: clean(source.referrer),
+    utm: cleanRecord(source.utm),
+    first_touch: normaliseTouch(source.first_touch),
+    last_touch: normaliseTouch(source.last_touch),
+  });
+}
+
+function normaliseTouch(touch: Touch | undefined): Touch | undefined {
+  if (touch === undefined) return undefined;
+  return compact({ url: clean(touch.url), referrer: clean(touch.referrer), utm: cleanRecord(touch.utm), at: clean(touch.at) });
 }

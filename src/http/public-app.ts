@@ -7,6 +7,7 @@ import type { RequestBudgets } from '../ports/request-budgets.js';
 import { createKeyResolver } from './auth.js';
 import { createIngestGuard } from './ingest-guard.js';
 import { registerOverloadProtection, type OverloadOptions } from './overload.js';
+import { registerEmbedRoute } from './routes/embed.js';
 import { registerHealthRoutes, type Readiness } from './routes/health.js';
 import { LEADS_ROUTE, registerLeadsRoute } from './routes/leads.js';
 import { createServerBase, type ServerBaseOptions } from './server-base.js';
@@ -30,7 +31,7 @@ export interface PublicAppDeps extends PublicRoutesDeps, Pick<ServerBaseOptions,
 
 /**
  * The public listener (PORT), the only one a load balancer reaches: ingest with its CORS
- * preflight, and health. Everything else is 404. Never listens.
+ * preflight, the browser embed script, and health. Everything else is 404. Never listens.
  */
 export async function buildPublicApp(deps: PublicAppDeps): Promise<FastifyInstance> {
   const { config, metrics } = deps;
@@ -78,6 +79,8 @@ export function registerPublicRoutes(app: FastifyInstance, deps: PublicRoutesDep
       metrics: deps.metrics,
     }),
   });
+  // Not under the ingest CORS: the script is public and sets `Access-Control-Allow-Origin: *` itself.
+  registerEmbedRoute(app);
   registerHealthRoutes(app, deps.readiness);
 }
 

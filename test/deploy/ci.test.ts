@@ -186,7 +186,7 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
   });
 
   /** Every tool the suite needs (a fake php answers yes to every extension and file check). */
-  const ALL = ['promtool', 'haproxy', 'java', 'php', 'phpunit'];
+  const ALL = ['promtool', 'haproxy', 'java', 'chromium', 'php', 'phpunit'];
 
   it('does nothing when every tool is there', async () => {
     const { path, log } = fakePath(0, ALL);
@@ -210,7 +210,7 @@ describe('scripts/ensure-system-tools.sh (pretest)', () => {
     const { path, log } = fakePath(1000, []);
     const result = await runScript(path);
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/missing prometheus haproxy default-jre-headless php-cli php-curl php-mbstring php-sqlite3 php-xml phpunit php-laravel-framework;/);
+    expect(result.stderr).toMatch(/missing prometheus haproxy default-jre-headless chromium php-cli php-curl php-mbstring php-sqlite3 php-xml phpunit php-laravel-framework;/);
     expect(readFileSync(log, 'utf8')).toBe('');
   });
 

@@ -213,6 +213,18 @@ describe('POST /v1/leads', () => {
     expect(res.body.details).toEqual([{ path: '/priority', message: 'is not allowed' }]);
   });
 
+  it('keeps the referrer and first and last touch, and refuses unknown keys inside a touch', async () => {
+    const h = await start();
+    const first_touch = { url: 'https://www.merci-plus.example/?utm_source=x', referrer: 'https://www.google.com/', utm: { source: 'x' }, at: '2026-01-02T03:04:05.000Z' };
+    const last_touch = { url: 'https://www.merci-plus.example/devis?gclid=abc', utm: { gclid: 'abc' }, at: '2026-01-09T03:04:05.000Z' };
+    const source = { ...lead.source, referrer: 'https://www.merci-plus.example/', first_touch, last_touch };
+    const res = await post(h, { ...lead, source }).expect(202);
+    expect(h.store.leads.get(res.body.id)?.source).toEqual(source);
+
+    const bad = await post(h, { ...lead, source: { first_touch: { ...first_touch, campaign: 'spring' } } }).expect(400);
+    expect(bad.body.details).toEqual([{ path: '/source/first_touch/campaign', message: 'is not allowed' }]);
+  });
+
   it('rejects an email or phone that normalisation cannot accept', async () => {
     const h = await start();
     const res = await post(h, { ...lead, contact: { email: 'camille@', phone: '12' } }).expect(400);

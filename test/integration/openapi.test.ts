@@ -19,6 +19,7 @@ const TOKEN = 'admin-token-for-openapi-0123456789abcdef';
 /** Every operation CONTRACT.md names, plus the destination controls of the README. */
 const CONTRACT_OPERATIONS = [
   'post /v1/leads',
+  'get /v1/embed.js',
   'get /v1/leads/{id}',
   'get /v1/deliveries',
   'post /v1/deliveries/{id}/replay',

@@ -59,6 +59,25 @@ describe('normaliseLead', () => {
     });
   });
 
+  it('keeps the referrer and the first and last touch, trimmed, empty strings dropped', () => {
+    const result = normaliseLead(
+      {
+        ...base,
+        source: {
+          referrer: ' https://www.google.com/ ',
+          first_touch: { url: ' https://x.example/a?utm_source=x ', referrer: '', utm: { source: ' x ' }, at: '2026-01-02T03:04:05.000Z' },
+          last_touch: { url: 'https://x.example/b', utm: { source: 'y', gclid: '' } },
+        },
+      },
+      'FR',
+    );
+    expect(result.ok && result.lead.source).toEqual({
+      referrer: 'https://www.google.com/',
+      first_touch: { url: 'https://x.example/a?utm_source=x', utm: { source: 'x' }, at: '2026-01-02T03:04:05.000Z' },
+      last_touch: { url: 'https://x.example/b', utm: { source: 'y' } },
+    });
+  });
+
   it('does not change its input', () => {
     const copy = structuredClone(base);
     normaliseLead(base, 'FR');

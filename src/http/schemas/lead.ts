@@ -1,5 +1,15 @@
 import { mapKey, text } from './common.js';
 
+/** Attribution parameters: `utm_*` without the prefix, and click ids (gclid, fbclid, msclkid). */
+const utm = { type: 'object', maxProperties: 10, propertyNames: mapKey, additionalProperties: text(200) } as const;
+
+/** One visit that brought the person: its landing page, the page before it, its parameters, when (the page's clock). */
+const touch = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { url: text(2048), referrer: text(2048), utm, at: text(64) },
+} as const;
+
 /**
  * `POST /v1/leads` body, as in CONTRACT.md. Every object closes with
  * `additionalProperties: false` and every string is bounded, so what passes is small and
@@ -41,7 +51,11 @@ export const leadBodySchema = {
       properties: {
         url: text(2048),
         form: text(100),
-        utm: { type: 'object', maxProperties: 10, propertyNames: mapKey, additionalProperties: text(200) },
+        referrer: text(2048),
+        utm,
+        // First and last visit with attribution (the browser embed keeps them 90 days): docs/brand-sites.md.
+        first_touch: touch,
+        last_touch: touch,
       },
     },
     meta: { type: 'object', maxProperties: 20, propertyNames: mapKey, additionalProperties: text(500) },

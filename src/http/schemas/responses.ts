@@ -108,6 +108,7 @@ export const attemptViewSchema = open({
 });
 
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
+const touchView = open({ url: { type: 'string' }, referrer: { type: 'string' }, utm: stringMap, at: { type: 'string' } });
 
 /** `GET /v1/leads/:id`: the normalised lead, its deliveries and every attempt. */
 export const leadViewSchema = open({
@@ -142,7 +143,14 @@ export const leadViewSchema = open({
     },
     { description: 'How the lead reached leadgate: the consent proof beside `consent` and `source`' },
   ),
-  source: open({ url: { type: 'string' }, form: { type: 'string' }, utm: stringMap }),
+  source: open({
+    url: { type: 'string' },
+    form: { type: 'string' },
+    referrer: { type: 'string' },
+    utm: stringMap,
+    first_touch: touchView,
+    last_touch: touchView,
+  }),
   meta: stringMap,
   deliveries: {
     type: 'array',
