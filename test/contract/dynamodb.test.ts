@@ -10,6 +10,7 @@ import { InvalidCursorError } from '../../src/ports/lead-store.js';
 import { startDynalite, type Dynalite } from '../helpers/dynalite.js';
 import { attemptResult, deferred, makeIngest } from './fixtures.js';
 import { describeLeadStoreContract } from './lead-store.contract.js';
+import { describeLeadStoreOpsContract } from './lead-store-ops.contract.js';
 
 let dynamo: Dynalite;
 beforeAll(async () => {
@@ -23,11 +24,14 @@ afterAll(async () => {
 let tablesMade = 0;
 const newPrefix = (): string => `t${process.pid}-${++tablesMade}`;
 
-describeLeadStoreContract('dynamodb (dynalite)', async () => {
+async function dynamoStore() {
   const store = new DynamoLeadStore({ client: dynamo.client(), tablePrefix: newPrefix() });
   await store.migrate();
   return { store, cleanup: () => store.close() };
-});
+}
+
+describeLeadStoreContract('dynamodb (dynalite)', dynamoStore);
+describeLeadStoreOpsContract('dynamodb (dynalite)', dynamoStore);
 
 describe('dynamodb store: specifics', () => {
   const stores: DynamoLeadStore[] = [];
