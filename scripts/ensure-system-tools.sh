@@ -9,6 +9,8 @@ set -eu
 missing=""
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
+# Chromium for the browser tests (the ops console), driven by playwright-core.
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 # clients/php: PHP with curl and mbstring, PHPUnit, and Laravel (Illuminate) with SQLite for the
 # queued-job tests; no Composer, tests/bootstrap.php autoloads Debian's copies.
 command -v php >/dev/null 2>&1 || missing="$missing php-cli"

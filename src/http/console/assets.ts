@@ -46,6 +46,7 @@ input, select { width: 100%; padding: .45rem .5rem; border: 1px solid #8c959f; b
 button, .button { display: inline-block; padding: .45rem .9rem; border-radius: 4px; border: 1px solid var(--accent); background: var(--accent);
   color: #fff; cursor: pointer; text-decoration: none; min-height: 2.5rem; }
 button.secondary { background: #fff; color: var(--accent); }
+input:disabled, button:disabled { background: #eaeef2; border-color: #afb8c1; color: var(--muted); cursor: not-allowed; }
 button.danger { background: var(--bad); border-color: var(--bad); }
 header.top button { background: transparent; border-color: #fff; color: #fff; min-height: 2.2rem; padding: .2rem .7rem; }
 dl.fields { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; margin: 0 0 1rem; }

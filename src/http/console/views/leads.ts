@@ -103,7 +103,7 @@ ${field('Phone', contact.phone)}
 ${field('Postal code', contact.postal_code)}
 ${field('City', contact.city)}
 ${field('Message', revealed ? view.message : view.message ? `hidden (${[...view.message].length} characters)` : undefined)}
-${meta.length > 0 ? field('Meta', revealed ? meta.map(([k, v]) => html`<code>${k}</code>: ${v}<br>`) : `${meta.length} fields hidden`) : ''}
+${meta.length > 0 ? field('Meta', revealed ? meta.map(([k, v]) => html`<code>${k}</code>: ${v}<br>`) : `${meta.length} field${meta.length === 1 ? '' : 's'} hidden`) : ''}
 </dl>
 ${revealed
   ? html`<p class="muted">Shown at your request; this was written to the audit log.</p>`
