@@ -19,7 +19,7 @@ export async function destination(env: Env, args: string[]): Promise<number> {
   }
   const paused = action === 'pause';
   return withBackends(env, async (store) => {
-    await store.setDestinationPaused(id, paused);
+    await store.setDestinationPaused(id, paused, 'cli');
     console.log(`${id}: ${paused ? 'paused' : 'resumed'}`);
     return 0;
   });

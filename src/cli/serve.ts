@@ -53,6 +53,7 @@ export async function runServer(env: Env, roles: Roles, options: { demo?: boolea
         adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
         demoCrm: container.configSource.isBundledExample,
         breakerState: worker ? (id: string) => worker.breakers.state(id) : undefined,
+        trustProxy: env.LEADGATE_OPS_TRUST_PROXY,
       })
     : null;
 

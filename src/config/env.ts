@@ -29,6 +29,9 @@ export const envSchema = z.object({
   LEADGATE_TRUST_PROXY: trustProxy
     .optional()
     .describe('load balancers in front: a hop count (1 behind one ALB) or a comma-separated list of proxy IPs/CIDRs; the client IP then comes from X-Forwarded-For'),
+  LEADGATE_OPS_TRUST_PROXY: trustProxy
+    .optional()
+    .describe('a TLS proxy in front of the ops listener (hop count or IPs/CIDRs): its X-Forwarded-Proto marks the console cookie Secure and X-Forwarded-For names the client'),
   LEADGATE_UNKNOWN_KEY_PER_MINUTE: int(1, 1_000_000)
     .default(10)
     .describe('per client IP: requests per minute with a missing or unknown key before 429 (slows key guessing)'),

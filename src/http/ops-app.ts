@@ -5,6 +5,9 @@ import type { Metrics } from '../observability/metrics.js';
 import type { JobQueue } from '../ports/job-queue.js';
 import type { LeadStore } from '../ports/lead-store.js';
 import type { RequestBudgets } from '../ports/request-budgets.js';
+import { consoleRoutes } from './console/plugin.js';
+import type { ConsolePrivacy } from './console/kit.js';
+import type { Lead } from '../domain/lead.js';
 import { readCommittedDocument, serveOpenApi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { registerDemoCrmRoutes } from './routes/demo-crm.js';
@@ -36,19 +39,40 @@ export interface OpsRoutesDeps {
 export interface OpsAppDeps extends OpsRoutesDeps {
   /** The OpenAPI document served at /openapi.json; defaults to the committed openapi.json. */
   openApiDocument?: Record<string, unknown>;
+  /** Proxies in front of the ops listener to believe for X-Forwarded-For/-Proto (LEADGATE_OPS_TRUST_PROXY). */
+  trustProxy?: number | string[];
+  /** The console's search of a person's leads (the privacy index), once it exists. */
+  findLeadsByPerson?: (identifier: string) => Promise<Lead[]>;
+  /** The console's privacy screen (export, erase), once the privacy API exists. */
+  privacy?: ConsolePrivacy;
 }
 
 /**
  * The ops listener (LEADGATE_OPS_PORT, 127.0.0.1 by default) of every process: metrics, health,
- * the admin API, the OpenAPI docs and, in demo mode, the demo CRM. Never behind the public
- * load balancer. Never listens.
+ * the admin API, the console, the OpenAPI docs and, in demo mode, the demo CRM. Never behind
+ * the public load balancer. Never listens.
  */
 export async function buildOpsApp(deps: OpsAppDeps): Promise<FastifyInstance> {
-  const app = createServerBase({ logger: deps.logger, metrics: deps.metrics });
+  const app = createServerBase({ logger: deps.logger, metrics: deps.metrics, trustProxy: deps.trustProxy });
   await serveOpenApi(app, deps.openApiDocument ?? readCommittedDocument());
   // Health on both listeners: the load balancer reads the public one, Prometheus and ops this one.
   registerHealthRoutes(app, deps.readiness);
   await registerOpsRoutes(app, deps);
+  // The console is HTML for people, not part of the JSON API's OpenAPI document: registered here.
+  if (deps.adminToken !== null && deps.adminToken !== '') {
+    await app.register(consoleRoutes, {
+      adminToken: deps.adminToken,
+      config: deps.config,
+      store: deps.store,
+      queue: deps.queue,
+      metrics: deps.metrics,
+      budgets: deps.budgets,
+      breakerState: deps.breakerState,
+      now: deps.now ?? Date.now,
+      findLeadsByPerson: deps.findLeadsByPerson,
+      privacy: deps.privacy,
+    });
+  }
   return app;
 }
 

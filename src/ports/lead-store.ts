@@ -1,5 +1,5 @@
 import type { Attempt, AttemptResult, Delivery, DeliveryStatus, NewDelivery } from '../domain/delivery.js';
-import type { Lead } from '../domain/lead.js';
+import type { Lead, LeadStatus } from '../domain/lead.js';
 
 /**
  * The record of truth: leads, deliveries, attempts and idempotency keys.
@@ -49,12 +49,38 @@ export interface LeadStore {
 
   /**
    * Pause (true) or resume (false) deliveries to a destination, for every worker of the
-   * cluster. Idempotent; a destination never paused counts as not paused.
+   * cluster. Idempotent; a destination never paused counts as not paused. `actor` (who asked:
+   * "console", "admin-api", "cli") is kept with the time, for destinationStates.
    */
-  setDestinationPaused(destination: string, paused: boolean): Promise<void>;
+  setDestinationPaused(destination: string, paused: boolean, actor?: string): Promise<void>;
 
   /** The destinations paused now, sorted. Workers read it often (cached ≤ 1 s), so it is small and cheap. */
   pausedDestinations(): Promise<string[]>;
+
+  /**
+   * Every destination ever paused or resumed, sorted by id: its state, when it last changed and
+   * by whom (null when the change predates the record of actors).
+   */
+  destinationStates(): Promise<DestinationState[]>;
+
+  /**
+   * Leads of one brand, newest first by received_at (ties within a millisecond in an order of
+   * the store's choosing, stable across pages), optionally of one status and received within
+   * [since, until] (epoch ms, inclusive). Keyset pages like listDeliveries: the cursor of one
+   * filter is not valid for another.
+   */
+  listLeads(filter: LeadFilter): Promise<LeadPage>;
+
+  /** How many leads of a brand were received at or after `since` (epoch ms), per status. */
+  countLeads(brand: string, since: number): Promise<LeadCounts>;
+
+  /**
+   * Attempts started at or after `since` (epoch ms), per destination and outcome: the console's
+   * delivery rate and error share. Destinations without attempts in the window are absent.
+   * DynamoDB keeps these as counters per minute beside the attempts: the minute holding `since`
+   * counts whole, and an attempt whose counter update failed is recorded but not counted.
+   */
+  attemptCounts(since: number): Promise<AttemptCounts[]>;
 
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
@@ -94,6 +120,10 @@ export type IngestResult =
 export interface DeliveryFilter {
   status?: DeliveryStatus;
   destination?: string;
+  /** Last changed (updatedAt; for a dead delivery, when it died) at or after, epoch ms. */
+  since?: number;
+  /** Last changed at or before, epoch ms. */
+  until?: number;
   /** 1..500 */
   limit: number;
   /** Opaque, from a previous page's nextCursor. */
@@ -115,6 +145,42 @@ export interface DestinationStats {
   dead: number;
   /** Epoch ms of the oldest pending delivery's creation, or null. */
   oldestPendingCreatedAt: number | null;
+}
+
+export interface LeadFilter {
+  brand: string;
+  status?: LeadStatus;
+  /** received_at at or after, epoch ms. */
+  since?: number;
+  /** received_at at or before, epoch ms. */
+  until?: number;
+  /** 1..500 */
+  limit: number;
+  /** Opaque, from a previous page's nextCursor. */
+  cursor?: string;
+}
+
+export interface LeadPage {
+  items: Lead[];
+  nextCursor: string | null;
+}
+
+export type LeadCounts = Partial<Record<LeadStatus, number>>;
+
+export interface AttemptCounts {
+  destination: string;
+  delivered: number;
+  retry: number;
+  dead: number;
+}
+
+export interface DestinationState {
+  destination: string;
+  paused: boolean;
+  /** Epoch ms of the last pause or resume. */
+  changedAt: number;
+  /** Who paused or resumed it last ("console", "admin-api", "cli"), when known. */
+  changedBy: string | null;
 }
 
 /** `DeliveryFilter.cursor` was not made by this store: a client error, not an outage. */

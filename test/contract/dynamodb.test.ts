@@ -10,6 +10,7 @@ import { InvalidCursorError } from '../../src/ports/lead-store.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../helpers/dynamodb-local.js';
 import { attemptResult, deferred, makeIngest } from './fixtures.js';
 import { describeLeadStoreContract } from './lead-store.contract.js';
+import { describeLeadStoreOpsContract } from './lead-store-ops.contract.js';
 
 let dynamo: DynamoDbLocal;
 beforeAll(async () => {
@@ -23,11 +24,14 @@ afterAll(async () => {
 let tablesMade = 0;
 const newPrefix = (): string => `t${process.pid}-${++tablesMade}`;
 
-describeLeadStoreContract('dynamodb (DynamoDB Local)', async () => {
+async function dynamoStore() {
   const store = new DynamoLeadStore({ client: dynamo.client(), tablePrefix: newPrefix() });
   await store.migrate();
   return { store, cleanup: () => store.close() };
-});
+}
+
+describeLeadStoreContract('dynamodb (DynamoDB Local)', dynamoStore);
+describeLeadStoreOpsContract('dynamodb (DynamoDB Local)', dynamoStore);
 
 describe('dynamodb store: specifics', () => {
   const stores: DynamoLeadStore[] = [];

@@ -9,12 +9,13 @@ import { SqliteLeadStore } from '../../src/adapters/sqlite/lead-store.js';
 import type { Job } from '../../src/ports/job-queue.js';
 import { describeJobQueueContract } from './job-queue.contract.js';
 import { attemptResult, deferred, makeIngest } from './fixtures.js';
-import { describeLeadStoreContract } from './lead-store.contract.js';
+import { describeLeadStoreContract, type LeadStoreFixture } from './lead-store.contract.js';
+import { describeLeadStoreOpsContract } from './lead-store-ops.contract.js';
 
 const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'leadgate-'));
 const removeDir = (dir: string): void => fs.rmSync(dir, { recursive: true, force: true });
 
-describeLeadStoreContract('sqlite', async () => {
+async function sqliteStore(): Promise<LeadStoreFixture> {
   const dir = tempDir();
   const store = new SqliteLeadStore(openSqliteDatabase(dir));
   await store.migrate();
@@ -25,7 +26,10 @@ describeLeadStoreContract('sqlite', async () => {
       removeDir(dir);
     },
   };
-});
+}
+
+describeLeadStoreContract('sqlite', sqliteStore);
+describeLeadStoreOpsContract('sqlite', sqliteStore);
 
 describeJobQueueContract('sqlite', async ({ leaseMs }) => {
   const dir = tempDir();

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { LimiterBudgets } from '../../src/adapters/memory/request-budgets.js';
 import type { LeadgateConfig } from '../../src/domain/config.js';
+import type { Lead } from '../../src/domain/lead.js';
 import { buildOpsApp } from '../../src/http/ops-app.js';
 import type { OverloadOptions } from '../../src/http/overload.js';
 import { buildPublicApp } from '../../src/http/public-app.js';
@@ -31,6 +32,8 @@ export interface TestAppDeps {
   budgets?: RequestBudgets;
   trustProxy?: number | string[];
   unknownKeyPerMinute?: number;
+  opsTrustProxy?: number | string[];
+  findLeadsByPerson?: (identifier: string) => Promise<Lead[]>;
 }
 
 /** Brands without a captcha never call it; one that does gets a verifier passed in. */
@@ -90,6 +93,8 @@ export function buildTestOpsApp(deps: TestAppDeps): Promise<FastifyInstance> {
     demoCrm: deps.demoCrm,
     breakerState: deps.breakerState,
     now: c.now,
+    trustProxy: deps.opsTrustProxy,
+    findLeadsByPerson: deps.findLeadsByPerson,
   });
 }
 

@@ -2,11 +2,16 @@ import type { Attempt, AttemptResult, Delivery } from '../../src/domain/delivery
 import type { Lead } from '../../src/domain/lead.js';
 import {
   InvalidCursorError,
+  type AttemptCounts,
   type DeliveryFilter,
   type DeliveryPage,
+  type DestinationState,
   type DestinationStats,
   type IngestCommand,
   type IngestResult,
+  type LeadCounts,
+  type LeadFilter,
+  type LeadPage,
   type LeadStore,
   type ReplaySelector,
 } from '../../src/ports/lead-store.js';
@@ -28,6 +33,7 @@ export class MemoryStore implements LeadStore {
   readonly attempts = new Map<string, Attempt[]>();
   private readonly keys = new Map<string, IdempotencyEntry>();
   private readonly paused = new Set<string>();
+  private readonly states = new Map<string, DestinationState>();
   /** Duplicate fingerprints, in ingest order. */
   private readonly fingerprints: Array<{ fingerprint: string; receivedAt: number; leadId: string }> = [];
 
@@ -146,6 +152,8 @@ export class MemoryStore implements LeadStore {
       (d) =>
         (filter.status === undefined || d.status === filter.status) &&
         (filter.destination === undefined || d.destination === filter.destination) &&
+        (filter.since === undefined || d.updatedAt >= filter.since) &&
+        (filter.until === undefined || d.updatedAt <= filter.until) &&
         (after === null || d.createdAt > after.c || (d.createdAt === after.c && d.id > after.i)),
     );
     const limit = Math.min(500, Math.max(1, Math.trunc(filter.limit) || 1));
@@ -224,10 +232,73 @@ export class MemoryStore implements LeadStore {
     return [...byDestination.values()];
   }
 
-  async setDestinationPaused(destination: string, paused: boolean): Promise<void> {
+  async setDestinationPaused(destination: string, paused: boolean, actor?: string): Promise<void> {
     this.check();
     if (paused) this.paused.add(destination);
     else this.paused.delete(destination);
+    this.states.set(destination, { destination, paused, changedAt: this.now(), changedBy: actor ?? null });
+  }
+
+  async destinationStates(): Promise<DestinationState[]> {
+    this.check();
+    return [...this.states.values()].sort((a, b) => a.destination.localeCompare(b.destination)).map((s) => ({ ...s }));
+  }
+
+  /** Newest first on (received_at, id); the cursor is the last lead's pair. */
+  async listLeads(filter: LeadFilter): Promise<LeadPage> {
+    this.check();
+    let after: { r: number; i: string } | null = null;
+    if (filter.cursor !== undefined) {
+      try {
+        after = JSON.parse(Buffer.from(filter.cursor, 'base64url').toString('utf8')) as { r: number; i: string };
+      } catch {
+        throw new InvalidCursorError();
+      }
+      if (typeof after?.r !== 'number' || typeof after.i !== 'string') throw new InvalidCursorError();
+    }
+    const at = (lead: Lead) => Date.parse(lead.received_at);
+    const rows = [...this.leads.values()]
+      .filter(
+        (l) =>
+          l.brand === filter.brand &&
+          (filter.status === undefined || l.status === filter.status) &&
+          (filter.since === undefined || at(l) >= filter.since) &&
+          (filter.until === undefined || at(l) <= filter.until) &&
+          (after === null || at(l) < after.r || (at(l) === after.r && l.id < after.i)),
+      )
+      .sort((a, b) => at(b) - at(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const limit = Math.min(500, Math.max(1, Math.trunc(filter.limit) || 1));
+    const items = rows.slice(0, limit).map((l) => structuredClone(l));
+    const last = items.at(-1);
+    const nextCursor =
+      rows.length > limit && last ? Buffer.from(JSON.stringify({ r: at(last), i: last.id })).toString('base64url') : null;
+    return { items, nextCursor };
+  }
+
+  async countLeads(brand: string, since: number): Promise<LeadCounts> {
+    this.check();
+    const counts: LeadCounts = {};
+    for (const lead of this.leads.values()) {
+      if (lead.brand !== brand || Date.parse(lead.received_at) < since) continue;
+      counts[lead.status] = (counts[lead.status] ?? 0) + 1;
+    }
+    return counts;
+  }
+
+  async attemptCounts(since: number): Promise<AttemptCounts[]> {
+    this.check();
+    const byDestination = new Map<string, AttemptCounts>();
+    for (const [deliveryId, attempts] of this.attempts) {
+      const destination = this.deliveries.get(deliveryId)?.destination;
+      if (destination === undefined) continue;
+      for (const attempt of attempts) {
+        if (attempt.startedAt < since) continue;
+        const counts = byDestination.get(destination) ?? { destination, delivered: 0, retry: 0, dead: 0 };
+        counts[attempt.outcome] += 1;
+        byDestination.set(destination, counts);
+      }
+    }
+    return [...byDestination.values()];
   }
 
   async pausedDestinations(): Promise<string[]> {

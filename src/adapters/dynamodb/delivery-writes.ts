@@ -4,6 +4,7 @@ import type { ReplaySelector } from '../../ports/lead-store.js';
 import { mapLimit, type DynamoContext } from './context.js';
 import { cancellationCodes, DynamoStoreError, isConditionalCheckFailed } from './errors.js';
 import { attemptItem, destStatus, pendingShard, toDelivery, updateExpression, type Item } from './items.js';
+import { countAttempt } from './ops-queries.js';
 import { INDEX } from './tables.js';
 
 /** Parallel updates of a bulk replay: enough to be quick, few enough not to throttle a table. */
@@ -77,6 +78,7 @@ export async function recordAttempt(ctx: DynamoContext, result: AttemptResult): 
           ],
         }),
       );
+      await countAttempt(ctx, current.destination as string, attempt.startedAt, attempt.outcome);
       return true;
     } catch (error) {
       const codes = cancellationCodes(error);

@@ -3,14 +3,20 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Attempt, AttemptResult, Delivery } from '../../domain/delivery.js';
 import type { Lead } from '../../domain/lead.js';
 import type {
+  AttemptCounts,
   DeliveryFilter,
   DeliveryPage,
+  DestinationState,
   DestinationStats,
   IngestCommand,
   IngestResult,
+  LeadCounts,
+  LeadFilter,
+  LeadPage,
   LeadStore,
   ReplaySelector,
 } from '../../ports/lead-store.js';
+import * as ops from './ops-queries.js';
 import { tableNames, type DynamoContext } from './context.js';
 import { recordAttempt, replay } from './delivery-writes.js';
 import { guard } from './errors.js';
@@ -102,12 +108,28 @@ export class DynamoLeadStore implements LeadStore {
     return guard('stats', () => queries.stats(this.ctx, this.registry));
   }
 
-  setDestinationPaused(destination: string, paused: boolean): Promise<void> {
-    return guard('setDestinationPaused', () => this.registry.setPaused(destination, paused));
+  setDestinationPaused(destination: string, paused: boolean, actor?: string): Promise<void> {
+    return guard('setDestinationPaused', () => this.registry.setPaused(destination, paused, actor));
   }
 
   pausedDestinations(): Promise<string[]> {
     return guard('pausedDestinations', () => this.registry.paused());
+  }
+
+  destinationStates(): Promise<DestinationState[]> {
+    return guard('destinationStates', () => this.registry.states());
+  }
+
+  listLeads(filter: LeadFilter): Promise<LeadPage> {
+    return guard('listLeads', () => ops.listLeads(this.ctx, filter));
+  }
+
+  countLeads(brand: string, since: number): Promise<LeadCounts> {
+    return guard('countLeads', () => ops.countLeads(this.ctx, brand, since));
+  }
+
+  attemptCounts(since: number): Promise<AttemptCounts[]> {
+    return guard('attemptCounts', () => ops.attemptCounts(this.ctx, this.registry, since));
   }
 
   /** A read of a key that never exists: half a read unit, and none of DescribeTable's control-plane limits. */

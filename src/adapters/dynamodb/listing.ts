@@ -19,13 +19,14 @@ export async function listDeliveries(
 ): Promise<DeliveryPage> {
   const limit = clampLimit(filter.limit);
   try {
-    if (filter.status === undefined && filter.destination === undefined) return await scanPage(ctx, limit, filter.cursor);
+    const byTime = updatedFilter(filter);
+    if (filter.status === undefined && filter.destination === undefined) return await scanPage(ctx, limit, filter.cursor, byTime);
     const { status, destination } = filter;
     const partitions =
       destination === undefined
         ? (await registry.list()).map((d) => destStatus(d, status!))
         : (status ? [status] : DELIVERY_STATUSES).map((s) => destStatus(destination, s));
-    return await indexPage(ctx, partitions, limit, filter.cursor);
+    return await indexPage(ctx, partitions, limit, filter.cursor, byTime);
   } catch (error) {
     // A well-formed cursor DynamoDB still refuses as a start key was forged all the same.
     if (filter.cursor !== undefined && errorName(error) === 'ValidationException') throw new InvalidCursorError();
@@ -33,7 +34,35 @@ export async function listDeliveries(
   }
 }
 
-async function indexPage(ctx: DynamoContext, partitions: string[], limit: number, cursor?: string): Promise<DeliveryPage> {
+/** since/until on updatedAt as a filter expression (the keys order by id, not by change). */
+interface TimeFilter {
+  FilterExpression?: string;
+  names: Record<string, string>;
+  values: Item;
+}
+
+function updatedFilter(filter: DeliveryFilter): TimeFilter {
+  const parts: string[] = [];
+  const values: Item = {};
+  if (filter.since !== undefined) {
+    parts.push('#updatedAt >= :since');
+    values[':since'] = filter.since;
+  }
+  if (filter.until !== undefined) {
+    parts.push('#updatedAt <= :until');
+    values[':until'] = filter.until;
+  }
+  if (parts.length === 0) return { names: {}, values };
+  return { FilterExpression: parts.join(' AND '), names: { '#updatedAt': 'updatedAt' }, values };
+}
+
+async function indexPage(
+  ctx: DynamoContext,
+  partitions: string[],
+  limit: number,
+  cursor: string | undefined,
+  byTime: TimeFilter,
+): Promise<DeliveryPage> {
   let first = 0;
   let startKey: Item | undefined;
   if (cursor !== undefined) {
@@ -51,8 +80,9 @@ async function indexPage(ctx: DynamoContext, partitions: string[], limit: number
           TableName: ctx.tables.deliveries,
           IndexName: INDEX.byDestinationStatus,
           KeyConditionExpression: '#destStatus = :key',
-          ExpressionAttributeNames: { '#destStatus': 'destStatus' },
-          ExpressionAttributeValues: { ':key': partitions[i] },
+          ...(byTime.FilterExpression ? { FilterExpression: byTime.FilterExpression } : {}),
+          ExpressionAttributeNames: { '#destStatus': 'destStatus', ...byTime.names },
+          ExpressionAttributeValues: { ':key': partitions[i], ...byTime.values },
           Limit: limit + 1 - items.length,
           ExclusiveStartKey: next,
         }),
@@ -64,12 +94,19 @@ async function indexPage(ctx: DynamoContext, partitions: string[], limit: number
   return pageOf(items, limit, (item) => ({ destStatus: item.destStatus, id: item.id }));
 }
 
-async function scanPage(ctx: DynamoContext, limit: number, cursor?: string): Promise<DeliveryPage> {
+async function scanPage(ctx: DynamoContext, limit: number, cursor: string | undefined, byTime: TimeFilter): Promise<DeliveryPage> {
   let next: Item | undefined = cursor === undefined ? undefined : decodeCursor(cursor, ['id']);
   const items: Item[] = [];
   do {
     const page = await ctx.doc.send(
-      new ScanCommand({ TableName: ctx.tables.deliveries, Limit: limit + 1 - items.length, ExclusiveStartKey: next }),
+      new ScanCommand({
+        TableName: ctx.tables.deliveries,
+        Limit: limit + 1 - items.length,
+        ExclusiveStartKey: next,
+        ...(byTime.FilterExpression
+          ? { FilterExpression: byTime.FilterExpression, ExpressionAttributeNames: byTime.names, ExpressionAttributeValues: byTime.values }
+          : {}),
+      }),
     );
     items.push(...(page.Items ?? []));
     next = page.LastEvaluatedKey;

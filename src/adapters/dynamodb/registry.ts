@@ -1,4 +1,5 @@
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DestinationState } from '../../ports/lead-store.js';
 import type { DynamoContext } from './context.js';
 import type { Item } from './items.js';
 
@@ -35,16 +36,32 @@ export class DestinationRegistry {
     );
   }
 
-  /** Pauses or resumes a destination; creates its item if it has none yet. */
-  async setPaused(id: string, paused: boolean): Promise<void> {
+  /** Pauses or resumes a destination, noting when and by whom; creates its item if it has none yet. */
+  async setPaused(id: string, paused: boolean, actor?: string): Promise<void> {
     await this.ctx.doc.send(
       new UpdateCommand({
         TableName: this.ctx.tables.destinations,
         Key: { id },
-        UpdateExpression: 'SET paused = :paused, pausedUpdatedAt = :now',
-        ExpressionAttributeValues: { ':paused': paused, ':now': this.ctx.now() },
+        UpdateExpression:
+          actor === undefined
+            ? 'SET paused = :paused, pausedUpdatedAt = :now REMOVE pausedBy'
+            : 'SET paused = :paused, pausedUpdatedAt = :now, pausedBy = :actor',
+        ExpressionAttributeValues: { ':paused': paused, ':now': this.ctx.now(), ...(actor === undefined ? {} : { ':actor': actor }) },
       }),
     );
+  }
+
+  /** Destinations ever paused or resumed, sorted, with when and by whom. */
+  async states(): Promise<DestinationState[]> {
+    return (await this.scan())
+      .filter((item) => typeof item.pausedUpdatedAt === 'number')
+      .map((item) => ({
+        destination: item.id as string,
+        paused: item.paused === true,
+        changedAt: item.pausedUpdatedAt as number,
+        changedBy: typeof item.pausedBy === 'string' ? item.pausedBy : null,
+      }))
+      .sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0));
   }
 
   /** The paused destinations, sorted: a strongly consistent scan of this small table. */

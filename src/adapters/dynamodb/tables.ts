@@ -10,7 +10,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  */
 const TABLES_FILE = fileURLToPath(new URL('../../../migrations/dynamodb/tables.json', import.meta.url));
 
-export const TABLE_NAMES = ['leads', 'deliveries', 'attempts', 'idempotency', 'destinations', 'fingerprints'] as const;
+export const TABLE_NAMES = ['leads', 'deliveries', 'attempts', 'idempotency', 'destinations', 'fingerprints', 'activity'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
 /** GSIs of the deliveries table; the names must match tables.json (checked by loadTableDefinitions). */
@@ -21,6 +21,12 @@ export const INDEX = {
   due: 'due',
   /** destStatus ("<destination>#<status>") + id: admin lists, replay of dead letters, stats. */
   byDestinationStatus: 'by-destination-status',
+} as const;
+
+/** GSIs of the leads table. */
+export const LEADS_INDEX = {
+  /** brand + receivedAt: the console's lists and counts of a brand's leads. */
+  byBrandReceived: 'by-brand-received',
 } as const;
 
 /**
@@ -35,6 +41,9 @@ export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiresAtSec';
 
 /** Epoch seconds after which DynamoDB's TTL may delete a duplicate fingerprint (the window's end). */
 export const FINGERPRINT_TTL_ATTRIBUTE = 'expiresAtSec';
+
+/** Epoch seconds after which DynamoDB's TTL may delete a minute of attempt counters. */
+export const ACTIVITY_TTL_ATTRIBUTE = 'expiresAtSec';
 
 export interface TableDefinition {
   /** CreateTable input without TableName (the prefix is a deployment setting). */
@@ -62,6 +71,15 @@ export function loadTableDefinitions(file: string = TABLES_FILE): TableDefinitio
     if (!indexes.some((gsi) => gsi.IndexName === index)) {
       throw new Error(`${file}: table "deliveries" lacks the index "${index}"`);
     }
+  }
+  const leadIndexes = (parsed.leads as TableDefinition).create.GlobalSecondaryIndexes ?? [];
+  for (const index of Object.values(LEADS_INDEX)) {
+    if (!leadIndexes.some((gsi) => gsi.IndexName === index)) {
+      throw new Error(`${file}: table "leads" lacks the index "${index}"`);
+    }
+  }
+  if ((parsed.activity as TableDefinition).timeToLiveAttribute !== ACTIVITY_TTL_ATTRIBUTE) {
+    throw new Error(`${file}: table "activity" needs timeToLiveAttribute "${ACTIVITY_TTL_ATTRIBUTE}"`);
   }
   if ((parsed.idempotency as TableDefinition).timeToLiveAttribute !== IDEMPOTENCY_TTL_ATTRIBUTE) {
     throw new Error(`${file}: table "idempotency" needs timeToLiveAttribute "${IDEMPOTENCY_TTL_ATTRIBUTE}"`);

@@ -1,15 +1,21 @@
 import type { Attempt, AttemptResult, Delivery } from '../../domain/delivery.js';
 import type { Lead } from '../../domain/lead.js';
 import type {
+  AttemptCounts,
   DeliveryFilter,
   DeliveryPage,
+  DestinationState,
   DestinationStats,
   IngestCommand,
   IngestResult,
+  LeadCounts,
+  LeadFilter,
+  LeadPage,
   LeadStore,
   ReplaySelector,
 } from '../../ports/lead-store.js';
 import type { SqliteDatabase } from './database.js';
+import { attemptCounts, countLeads, listLeads } from './ops-queries.js';
 import {
   attemptParams,
   clampLimit,
@@ -68,9 +74,11 @@ const SQL = {
         MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest
       FROM deliveries WHERE status IN ('pending', 'dead') GROUP BY destination ORDER BY destination`,
   ping: 'SELECT 1',
-  setPaused: `INSERT INTO destination_state (destination, paused, updated_at) VALUES (?, ?, ?)
-      ON CONFLICT (destination) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at`,
+  setPaused: `INSERT INTO destination_state (destination, paused, updated_at, updated_by) VALUES (?, ?, ?, ?)
+      ON CONFLICT (destination) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at,
+      updated_by = excluded.updated_by`,
   paused: 'SELECT destination FROM destination_state WHERE paused = 1 ORDER BY destination',
+  states: 'SELECT destination, paused, updated_at, updated_by FROM destination_state ORDER BY destination',
 } as const;
 
 /**
@@ -181,11 +189,19 @@ export class SqliteLeadStore implements LeadStore {
       where.push('destination = ?');
       params.push(filter.destination);
     }
+    if (filter.since !== undefined) {
+      where.push('updated_at >= ?');
+      params.push(filter.since);
+    }
+    if (filter.until !== undefined) {
+      where.push('updated_at <= ?');
+      params.push(filter.until);
+    }
     if (filter.cursor !== undefined) {
       where.push('id > ?');
       params.push(decodeCursor(filter.cursor));
     }
-    // Only the shape varies (at most 8 texts), so the statement cache stays small.
+    // Only the shape varies (at most 32 texts), so the statement cache stays small.
     const sql = `SELECT * FROM deliveries${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
     const rows = this.database.statement(sql).all(...params, limit + 1) as DeliveryRow[];
     const items = rows.slice(0, limit).map(toDelivery);
@@ -266,12 +282,34 @@ export class SqliteLeadStore implements LeadStore {
     }));
   }
 
-  async setDestinationPaused(destination: string, paused: boolean): Promise<void> {
-    await this.database.write(() => this.stmt('setPaused').run(destination, paused ? 1 : 0, this.now()));
+  async setDestinationPaused(destination: string, paused: boolean, actor?: string): Promise<void> {
+    await this.database.write(() => this.stmt('setPaused').run(destination, paused ? 1 : 0, this.now(), actor ?? null));
   }
 
   async pausedDestinations(): Promise<string[]> {
     return (this.stmt('paused').all() as Array<{ destination: string }>).map((row) => row.destination);
+  }
+
+  async destinationStates(): Promise<DestinationState[]> {
+    type Row = { destination: string; paused: number; updated_at: number; updated_by: string | null };
+    return (this.stmt('states').all() as Row[]).map((row) => ({
+      destination: row.destination,
+      paused: row.paused === 1,
+      changedAt: row.updated_at,
+      changedBy: row.updated_by,
+    }));
+  }
+
+  async listLeads(filter: LeadFilter): Promise<LeadPage> {
+    return listLeads(this.database, filter);
+  }
+
+  async countLeads(brand: string, since: number): Promise<LeadCounts> {
+    return countLeads(this.database, brand, since);
+  }
+
+  async attemptCounts(since: number): Promise<AttemptCounts[]> {
+    return attemptCounts(this.database, since);
   }
 
   async ping(): Promise<void> {

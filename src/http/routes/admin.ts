@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Delivery } from '../../domain/delivery.js';
 import type { JobQueue } from '../../ports/job-queue.js';
 import { InvalidCursorError, type LeadStore } from '../../ports/lead-store.js';
+import { replayDead, replayDelivery, type ReplayDeps } from '../admin-actions.js';
 import { deliveryView, readLeadView } from '../admin-views.js';
 import { bearerToken, safeEqual } from '../auth.js';
 import { errorSummary } from '../../observability/error-summary.js';
@@ -9,25 +10,21 @@ import { HttpError, unavailable } from '../http-error.js';
 import { bulkReplayBodySchema, idParamsSchema, listDeliveriesQuerySchema } from '../schemas/admin.js';
 import { ADMIN_DOC, ADMIN_ERRORS, deliveryViewSchema, errors, leadViewSchema, nullable, open } from '../schemas/responses.js';
 import { registerDestinationRoutes, type DestinationRouteDeps } from './destinations.js';
-import { truncateIp } from '../../domain/client-ip.js';
+import { writeAudit, type AuditRecord } from '../audit.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { RequestBudgets } from '../../ports/request-budgets.js';
 
-/** The fields of an audit line: the action is the route pattern, the record its id parameter. */
-function auditFields(request: FastifyRequest, statusCode: number, outcome: string): Record<string, unknown> {
+/** The audit record of an admin request: the action is the route pattern, the record its id parameter. */
+function auditRecord(request: FastifyRequest): AuditRecord {
   const params = (request.params ?? {}) as { id?: unknown };
   const route = request.routeOptions.url ?? 'unmatched';
   const record = typeof params.id === 'string' ? params.id : undefined;
   return {
-    audit: true,
-    actor: outcome === 'denied' ? 'unauthenticated' : 'admin-token',
-    ip: truncateIp(request.ip),
+    actor: 'admin-token',
     action: `${request.method} ${route}`,
     ...(route.startsWith('/v1/leads/') ? { leadId: record } : {}),
     ...(route.startsWith('/v1/deliveries/') ? { deliveryId: record } : {}),
     ...(route.startsWith('/v1/destinations/') ? { destination: record } : {}),
-    statusCode,
-    outcome,
   };
 }
 
@@ -76,9 +73,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
   });
   // One audit line per admin request: who, what, on which record, with what outcome; ids only.
   app.addHook('onResponse', async (request, reply) => {
-    const outcome = reply.statusCode < 400 ? 'ok' : reply.statusCode === 401 || reply.statusCode === 429 ? 'denied' : 'error';
-    deps.metrics.adminRequests.inc({ outcome });
-    request.log.info(auditFields(request, reply.statusCode, outcome), 'admin audit');
+    writeAudit(request, reply, deps.metrics, auditRecord(request));
   });
 
   /** The store is the truth; when it cannot answer, the client should retry, not see a 500. */
@@ -92,15 +87,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
     }
   };
 
-  /** Replayed deliveries are durable already; a failed enqueue is left to the sweeper. */
-  const announce = async (request: FastifyRequest, deliveries: Delivery[]): Promise<void> => {
-    if (deliveries.length === 0) return;
-    try {
-      await queue.enqueue(deliveries.map((d) => ({ deliveryId: d.id, runAt: now() })));
-    } catch (err) {
-      request.log.warn({ err: errorSummary(err), count: deliveries.length }, 'enqueue failed, sweeper will pick up');
-    }
-  };
+  const actions = (request: FastifyRequest): ReplayDeps => ({ store, queue, now, log: request.log });
 
   registerDestinationRoutes(app, { config: deps.config, store, breakerState: deps.breakerState });
 
@@ -167,11 +154,9 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
     },
     async (request, reply) => {
       const { id } = request.params;
-      const existing = await fromStore(request, () => store.getDelivery(id));
-      if (existing === null) throw notFound();
-      const replayed = await fromStore(request, () => store.replay({ deliveryId: id }));
-      await announce(request, replayed);
-      return reply.code(202).send({ id, status: replayed.length > 0 ? 'pending' : existing.status });
+      const status = await fromStore(request, () => replayDelivery(actions(request), id));
+      if (status === null) throw notFound();
+      return reply.code(202).send({ id, status });
     },
   );
 
@@ -197,10 +182,9 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
         throw invalid('/until', 'must not be before since');
       }
       const replayed = await fromStore(request, () =>
-        store.replay({ destination, status: 'dead', since: sinceMs, until: untilMs }),
+        replayDead(actions(request), { destination, since: sinceMs, until: untilMs }),
       );
-      await announce(request, replayed);
-      return reply.code(202).send({ replayed: replayed.length });
+      return reply.code(202).send({ replayed });
     },
   );
 }

@@ -102,7 +102,7 @@ export function registerDestinationRoutes(app: FastifyInstance, deps: Destinatio
         const { id } = request.params;
         if (!known.has(id)) throw new HttpError(404, 'not_found', 'No such destination in the config');
         const paused = action === 'pause';
-        await fromStore(request, () => store.setDestinationPaused(id, paused));
+        await fromStore(request, () => store.setDestinationPaused(id, paused, 'admin-api'));
         // Ids of the config only: never lead data.
         request.log.warn({ destination: id, paused }, paused ? 'destination paused' : 'destination resumed');
         return reply.code(200).send({ destination: id, paused });
