@@ -106,7 +106,16 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
     // A rejected token must not be reused: the next attempt fetches a new one.
     if (accessToken !== null && sent.kind === 'response' && sent.statusCode === 401) deps.tokens?.invalidate(destination.id, accessToken);
     metrics.deliveryDuration.observe({ destination: destination.id }, sent.durationMs / 1000);
-    const result = decideAttempt({ delivery, result: sent, policy: destination.retry, startedAt, now: now(), random, oauth2: accessToken !== null });
+    const result = decideAttempt({
+      delivery,
+      result: sent,
+      policy: destination.retry,
+      startedAt,
+      now: now(),
+      random,
+      oauth2: accessToken !== null,
+      probeRetryAt: gated.probeRetryAt,
+    });
     return finish(delivery, result);
   };
 }

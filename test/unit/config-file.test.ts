@@ -175,7 +175,8 @@ routes:
       transform: null,
       maxInFlight: null,
       rateLimitPerSecond: null,
-      circuitBreaker: { consecutiveFailures: 5, halfOpenAfterMs: 30_000 },
+      // The defaults: failure rate over a window, not consecutive failures.
+      circuitBreaker: { consecutiveFailures: null, failureRate: 0.9, minRequests: 20, windowMs: 30_000, halfOpenAfterMs: 5_000 },
       auth: { type: 'oauth2', tokenUrl: 'https://auth.example/token', clientId: 'id', clientSecret: 's', scope: 'leads.write', audience: null },
     });
     expect(config.routes[0]).toEqual({

@@ -54,7 +54,7 @@ const SQL = {
   insertAttempt: `INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error_class,
       error, response_body, outcome) VALUES (@delivery_id, @number, @started_at, @duration_ms, @status_code,
       @error_class, @error, @response_body, @outcome)`,
-  applyAttempt: `UPDATE deliveries SET attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
+  applyAttempt: `UPDATE deliveries SET attempts = attempts + 1, cycle_attempts = cycle_attempts + ?,
       last_status_code = ?, last_error = ?, status = ?, next_attempt_at = ?, delivered_at = ?, lease_until = NULL,
       updated_at = ? WHERE id = ? AND status = 'pending'`,
   // delivered_at goes back to NULL: a replayed delivery is pending again until it is delivered again.
@@ -206,6 +206,7 @@ export class SqliteLeadStore implements LeadStore {
       .write(() => {
         const deliveredAt = result.status === 'delivered' ? attempt.startedAt + attempt.durationMs : null;
         const changes = this.stmt('applyAttempt').run(
+          result.keepsSchedule ? 0 : 1,
           attempt.statusCode,
           attempt.error,
           result.status,
