@@ -78,7 +78,7 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
   }
 
   return async (job) => {
-    const delivery = await store.getDelivery(job.deliveryId);
+    const delivery = job.preloaded?.delivery ?? (await store.getDelivery(job.deliveryId));
     if (!delivery || delivery.status !== 'pending') return;
     const startedAt = now();
     // The queue may hand a job early (a replayed or duplicated message): honour the store.
@@ -90,7 +90,7 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
     // Protecting the CRM (paused, breaker open): held before any work, no attempt spent.
     const heldUntil = await gate.holdUntil(destination);
     if (heldUntil !== null) return { retryAt: heldUntil };
-    const lead = await store.getLead(delivery.leadId);
+    const lead = job.preloaded?.lead ?? (await store.getLead(delivery.leadId));
     // A store that lost the lead cannot be fixed by retrying; dead keeps it visible to ops.
     if (!lead) return finish(delivery, requestBuildFailure(delivery, startedAt, 'lead not found'));
 

@@ -10,6 +10,7 @@ import type {
   ReplaySelector,
 } from '../../ports/lead-store.js';
 import type { SqliteDatabase } from './database.js';
+import type { HandedOff, SqliteHandoff } from './handoff.js';
 import {
   attemptParams,
   clampLimit,
@@ -26,6 +27,8 @@ import {
 export interface SqliteLeadStoreOptions {
   /** Clock, for tests. */
   now?: () => number;
+  /** Hands committed deliveries to this process's worker (`leadgate serve`); see handoff.ts. */
+  handoff?: SqliteHandoff;
 }
 
 /** Expired idempotency keys are pruned every this many ingests, a bounded batch at a time. */
@@ -35,7 +38,7 @@ const PRUNE_BATCH = 500;
 const SQL = {
   insertLead: 'INSERT INTO leads (id, brand, status, received_at, data) VALUES (?, ?, ?, ?, ?)',
   insertDelivery: `INSERT INTO deliveries (id, lead_id, destination, status, attempts, cycle_attempts,
-      next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, 0, ?, ?, ?)`,
+      next_attempt_at, created_at, updated_at, lease_until) VALUES (?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)`,
   getKey: 'SELECT body_hash, lead_id, expires_at FROM idempotency_keys WHERE brand = ? AND key = ?',
   upsertKey: `INSERT INTO idempotency_keys (brand, key, body_hash, lead_id, expires_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (brand, key) DO UPDATE SET body_hash = excluded.body_hash, lead_id = excluded.lead_id,
@@ -80,6 +83,7 @@ const SQL = {
 export class SqliteLeadStore implements LeadStore {
   private readonly now: () => number;
   private readonly release: () => Promise<void>;
+  private readonly handoff: SqliteHandoff | undefined;
   private ingests = 0;
 
   constructor(
@@ -87,6 +91,7 @@ export class SqliteLeadStore implements LeadStore {
     options: SqliteLeadStoreOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.handoff = options.handoff;
     this.release = database.acquire();
   }
 
@@ -103,7 +108,11 @@ export class SqliteLeadStore implements LeadStore {
   ingest(command: IngestCommand): Promise<IngestResult> {
     const { lead, deliveries, idempotency, fingerprints } = command;
     const prune = ++this.ingests % PRUNE_EVERY === 0;
-    return this.database.write((): IngestResult => {
+    const handoff = this.handoff;
+    const ticket = handoff?.newTicket();
+    let receivedAt = 0;
+    let insertedAt = 0;
+    const written = this.database.write((): IngestResult => {
       const now = this.now();
       if (prune) {
         this.stmt('pruneKeys').run(now);
@@ -119,11 +128,14 @@ export class SqliteLeadStore implements LeadStore {
             : { kind: 'key_reused' };
         }
       }
-      const receivedAt = receivedAtMs(lead, now);
+      receivedAt = receivedAtMs(lead, now);
+      insertedAt = now;
       this.stmt('insertLead').run(lead.id, lead.brand, lead.status, receivedAt, JSON.stringify(lead));
+      // The claim is written with the insert: the worker of this process takes these after COMMIT.
+      const lease = handoff && ticket ? handoff.reserve(ticket, deliveries.length, now) : null;
       const insertDelivery = this.stmt('insertDelivery');
       for (const delivery of deliveries) {
-        insertDelivery.run(delivery.id, lead.id, delivery.destination, receivedAt, now, now);
+        insertDelivery.run(delivery.id, lead.id, delivery.destination, receivedAt, now, now, lease);
       }
       if (idempotency) {
         this.stmt('upsertKey').run(lead.brand, idempotency.key, idempotency.bodyHash, lead.id, idempotency.expiresAt);
@@ -134,6 +146,38 @@ export class SqliteLeadStore implements LeadStore {
       }
       return { kind: 'created', leadId: lead.id };
     });
+    if (!handoff || !ticket) return written;
+    return written.then(
+      (result) => {
+        if (result.kind === 'created') {
+          handoff.committed(ticket, () => deliveries.map((d): HandedOff => ({
+            delivery: {
+              id: d.id,
+              leadId: lead.id,
+              destination: d.destination,
+              status: 'pending',
+              attempts: 0,
+              cycleAttempts: 0,
+              lastStatusCode: null,
+              lastError: null,
+              nextAttemptAt: receivedAt,
+              deliveredAt: null,
+              createdAt: insertedAt,
+              updatedAt: insertedAt,
+            },
+            lead,
+            lease: ticket.lease!,
+          })));
+        } else {
+          handoff.cancelled(ticket);
+        }
+        return result;
+      },
+      (error: unknown) => {
+        handoff.cancelled(ticket);
+        throw error;
+      },
+    );
   }
 
   /** One indexed lookup per fingerprint (an email and a phone: two at most), the latest wins. */
