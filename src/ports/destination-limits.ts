@@ -104,8 +104,12 @@ export const AIMD = {
   decrease: 0.5,
   /** The limit never goes under this: one request at a time still probes the CRM. */
   floor: 1,
-  /** The ceiling when `max_in_flight` is not set; a cut starts from it. */
-  defaultCeiling: 256,
+  /**
+   * The ceiling when `max_in_flight` is not set: the destination client's connections per
+   * origin. Admitting more would only queue requests inside the client, where neither a cut
+   * nor a Retry-After pause can stop them any more.
+   */
+  defaultCeiling: 64,
 } as const;
 
 /** The adaptive limit's ceiling: max_in_flight, or AIMD.defaultCeiling. */
@@ -113,13 +117,17 @@ export function adaptiveCeiling(destination: DestinationConfig): number {
   return destination.maxInFlight ?? AIMD.defaultCeiling;
 }
 
+const SUCCESS: LoadSignal = Object.freeze({ kind: 'success' });
+const NEUTRAL: LoadSignal = Object.freeze({ kind: 'neutral' });
+const OVERLOAD: LoadSignal = Object.freeze({ kind: 'overload', retryAfterMs: null });
+
 /** The load signal of a send: see LoadSignal. */
 export function loadSignal(result: { kind: 'response'; statusCode: number; retryAfterMs: number | null } | { kind: 'failure' }): LoadSignal {
-  if (result.kind === 'failure') return { kind: 'overload', retryAfterMs: null };
+  if (result.kind === 'failure') return OVERLOAD;
   const { statusCode } = result;
-  if (statusCode >= 200 && statusCode <= 299) return { kind: 'success' };
-  if (statusCode === 429 || statusCode === 503) return { kind: 'overload', retryAfterMs: result.retryAfterMs };
-  return { kind: 'neutral' };
+  if (statusCode >= 200 && statusCode <= 299) return SUCCESS;
+  if (statusCode === 429 || statusCode === 503) return result.retryAfterMs === null ? OVERLOAD : { kind: 'overload', retryAfterMs: result.retryAfterMs };
+  return NEUTRAL;
 }
 
 /** Longest pause a Retry-After can impose on a destination (a CRM cannot stop deliveries for days). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryDestinationLimits } from '../../src/adapters/memory/destination-limits.js';
-import { aimdNext, loadSignal, paceIntervalMs, type AimdState, type LimitDecision } from '../../src/ports/destination-limits.js';
+import { AIMD, aimdNext, loadSignal, paceIntervalMs, type AimdState, type LimitDecision } from '../../src/ports/destination-limits.js';
 import { destination } from '../helpers/config-factories.js';
 
 /** A clock the test moves; sleeping moves it (no real time passes). */
@@ -21,12 +21,14 @@ const granted = (d: LimitDecision) => {
 };
 
 describe('MemoryDestinationLimits', () => {
-  it('without limits grants at once', async () => {
+  it('without limits grants at once, up to the 64 connections of the destination client', async () => {
     const c = clock();
-    const limits = new MemoryDestinationLimits({ now: c.now, sleep: c.sleep });
+    const limits = new MemoryDestinationLimits({ now: c.now, sleep: c.sleep, maxWaitMs: 0 });
     const dest = destination({ id: 'crm', url: 'http://crm.test' });
-    for (let i = 0; i < 100; i++) granted(await limits.acquire(dest));
+    for (let i = 0; i < AIMD.defaultCeiling; i++) granted(await limits.acquire(dest));
     expect(c.t).toBe(1_000_000);
+    // More would only wait inside the HTTP client, out of reach of a cut or a Retry-After pause.
+    expect(await limits.acquire(dest)).toMatchObject({ kind: 'held', reason: 'max_in_flight' });
   });
 
   it('paces rate_limit: one start per 1000/N ms (+5 %), never N + 1 in any second', async () => {

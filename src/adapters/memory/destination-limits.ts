@@ -55,7 +55,12 @@ export class MemoryDestinationLimits implements DestinationLimits {
     }
     const slot = await this.takeSlot(s, destination, Math.max(0, this.maxWaitMs - (this.now() - start)));
     if (slot === null) {
-      return { kind: 'held', reason: 'max_in_flight', retryAt: heldRetryAt(this.now(), 0, this.maxWaitMs, this.random) };
+      return { kind: 'held', reason: 'max_in_flight', retryAt: heldRetryAt(this.now(), Math.max(0, s.pausedUntil - this.now()), this.maxWaitMs, this.random) };
+    }
+    // A Retry-After may have arrived while this one waited for its slot.
+    if (s.pausedUntil > this.now()) {
+      slot(undefined);
+      return { kind: 'held', reason: 'retry_after', retryAt: heldRetryAt(this.now(), s.pausedUntil - this.now(), this.maxWaitMs, this.random) };
     }
     const { rateLimitPerSecond } = destination;
     if (rateLimitPerSecond !== null) {
@@ -106,7 +111,7 @@ export class MemoryDestinationLimits implements DestinationLimits {
 
   /** The current size of the destination's semaphore. */
   private limitOf(s: Slots, destination: DestinationConfig): number {
-    const cap = destination.maxInFlight ?? Infinity;
+    const cap = adaptiveCeiling(destination);
     return s.aimd.limit === null ? cap : Math.min(cap, Math.floor(s.aimd.limit));
   }
 
