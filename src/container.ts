@@ -72,7 +72,7 @@ export async function openBackends(env: Env, logger?: Logger): Promise<{ store: 
     // issue 13: new deliveries go from the ingest straight to this process's worker, when it runs one.
     const handoff = new SqliteHandoff();
     return {
-      store: new SqliteLeadStore(db, { handoff }),
+      store: new SqliteLeadStore(db, { handoff, attemptWriteDeferMs: 2 }),
       queue: new SqliteJobQueue(db, { onError, leaseMs: env.LEADGATE_JOB_LEASE_MS, handoff }),
     };
   }

@@ -29,6 +29,11 @@ export interface SqliteLeadStoreOptions {
   now?: () => number;
   /** Hands committed deliveries to this process's worker (`leadgate serve`); see handoff.ts. */
   handoff?: SqliteHandoff;
+  /**
+   * How long an attempt's write may wait for other writes to share its COMMIT (ms, default 0).
+   * Nothing answers 2xx on it: a crash in that window only means the CRM gets that delivery again.
+   */
+  attemptWriteDeferMs?: number;
 }
 
 /** Expired idempotency keys are pruned every this many ingests, a bounded batch at a time. */
@@ -84,6 +89,7 @@ export class SqliteLeadStore implements LeadStore {
   private readonly now: () => number;
   private readonly release: () => Promise<void>;
   private readonly handoff: SqliteHandoff | undefined;
+  private readonly attemptWrite: { deferMs: number };
   private ingests = 0;
 
   constructor(
@@ -92,6 +98,7 @@ export class SqliteLeadStore implements LeadStore {
   ) {
     this.now = options.now ?? Date.now;
     this.handoff = options.handoff;
+    this.attemptWrite = { deferMs: options.attemptWriteDeferMs ?? 0 };
     this.release = database.acquire();
   }
 
@@ -262,7 +269,7 @@ export class SqliteLeadStore implements LeadStore {
         if (changes !== 1) return false;
         if (this.stmt('insertAttempt').run(attemptParams(attempt)).changes === 0) throw new AlreadyRecorded();
         return true;
-      })
+      }, this.attemptWrite)
       .catch((error: unknown) => {
         if (error instanceof AlreadyRecorded) return false;
         throw error;
