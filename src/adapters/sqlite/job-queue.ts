@@ -184,6 +184,10 @@ export class SqliteJobQueue implements JobQueue {
     if (this.handedHead === this.handed.length) {
       this.handed = [];
       this.handedHead = 0;
+    } else if (this.handedHead > 1024) {
+      // A line that never empties (a steady flow) must not keep every item it ever held.
+      this.handed = this.handed.slice(this.handedHead);
+      this.handedHead = 0;
     }
     return out;
   }
