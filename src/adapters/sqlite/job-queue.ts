@@ -154,12 +154,13 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   /**
-   * Starts waiting handed-off deliveries in the free slots, keeping an eighth of the slots for
-   * the table's claims, so retries and backlog are not starved by a steady flow of new leads.
+   * Starts waiting handed-off deliveries in the free slots. While the table has claimable work
+   * (`tableWaiting`), an eighth of the slots stays for its claims, so retries and backlog are not
+   * starved by a steady flow of new leads; otherwise every slot may take them.
    */
-  private startHanded(): void {
+  private startHanded(tableWaiting = true): void {
     if (!this.running) return;
-    const cap = this.concurrency - Math.max(1, Math.floor(this.concurrency / 8));
+    const cap = tableWaiting ? this.concurrency - Math.floor(this.concurrency / 8) : this.concurrency;
     const free = Math.max(0, cap - this.active.size);
     for (const claimed of this.takeHanded(free)) this.run(claimed);
   }
@@ -209,6 +210,7 @@ export class SqliteJobQueue implements JobQueue {
       // Unreadable: let the claim's write report it.
     }
     if (!claimable) {
+      this.startHanded(false);
       this.scheduleTimer(false);
       return;
     }
