@@ -45,6 +45,35 @@ ${out.failures.map((f) => `- **${f.kind}**: \`${f.error.split('\n')[0]}\``).join
 ${out.targets.map((t) => `| ${t.label} | ${t.detail} | ${t.met ? '**met**' : '**not met**'} |`).join('\n')}`);
   }
 
+  const i13 = out.issue13;
+  if (i13) {
+    const rf = (f: typeof i13.randomFailures) =>
+      `| ${f.breaker} | ${f.schedule} | ${n(f.leads)} | ${n(f.deliveredWithin60s)} | ${f.allDeliveredS === null ? 'not all' : `${f.allDeliveredS} s`} | ${n(f.requests)} |`;
+    sections.push(`## Issue 13: the whole job, and CRMs that half-fail
+
+| goal | figure | |
+| --- | --- | --- |
+${i13.goals.map((g) => `| ${g.label} | ${g.figure} | ${g.met ? '**met**' : '**not met**'} |`).join('\n')}
+
+*Whole job*: \`leadgate serve\` (embedded SQLite, worker concurrency ${n(out.settings.workerConcurrency)}) under autocannon
+${i13.connections} connections for ${i13.seconds} s, to the loopback CRM; its rate is the leads the CRM received ÷ (last
+receipt − start of the load). Ceiling: ${n(i13.ceiling.reqPerSec)} req/s just before. serve accepted ${n(i13.serve.accepted)}
+(${n(i13.serve.ingest.reqPerSec)} req/s, p99 ${ms(i13.serve.ingest.p99Ms)}) and the CRM had ${n(i13.serve.delivered)} of them
+${i13.serve.wholeJobS} s after the load began. Node-RED 4 (\`bench/node-red/flow.json\`: check the key and required
+fields, POST to the CRM, 202 once it answered), same autocannon settings: ${i13.nodeRed ? `${n(i13.nodeRed.load.reqPerSec)} req/s, p99 ${ms(i13.nodeRed.load.p99Ms)}, ${n(i13.nodeRed.load.non2xx)} non-2xx` : 'not measured'}.
+
+Half-failing CRMs, each on a fresh \`leadgate serve\`, 300 leads posted at once:
+
+| 503 on half the requests: breaker | retry schedule | leads | delivered within 60 s | all delivered after | CRM requests |
+| --- | --- | --- | --- | --- | --- |
+${rf(i13.randomFailures)}
+${i13.randomFailuresBefore ? rf(i13.randomFailuresBefore) : ''}
+
+${i13.outage ? `CRM down for ${i13.outage.outageS} s (503), default schedule and breaker: ${n(i13.outage.requestsWhileDown)} requests while down, ${n(i13.outage.requestsAfterFirst10s)} of them after the first 10 s (most in any 5 s: ${i13.outage.maxPer5sAfterFirst10s}); the last lead delivered ${i13.outage.backlogDeliveredS ?? '–'} s after the CRM came back; ${i13.outage.dead} not delivered.` : 'CRM outage: not measured in this run.'}
+
+429 with \`Retry-After: 2\` after every 20 accepted requests: ${n(i13.retryAfter.answered429)} 429s, ${i13.retryAfter.early} requests inside a pause (more than 100 ms after its first 429), ${n(i13.retryAfter.delivered)} of ${n(i13.retryAfter.leads)} delivered${i13.retryAfter.allDeliveredS !== null ? ` in ${i13.retryAfter.allDeliveredS} s` : ''}.`);
+  }
+
   sections.push(`## Ingest throughput: \`leadgate api\` vs the ceiling, autocannon ${out.settings.connections} connections
 
 After a ${out.settings.warmupSeconds} s warm-up of each. Latency p50 / p99 / max.

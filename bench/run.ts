@@ -8,6 +8,7 @@ import { EXAMPLE_LEAD } from '../test/helpers/http-client.js';
 import { openBackend, type Backend, type BackendKind } from './backends.js';
 import { renderMarkdown } from './render.js';
 import { runEndToEnd } from './sender.js';
+import { measureIssue13 } from './whole-job.js';
 import {
   REPO,
   autocannon,
@@ -26,6 +27,7 @@ import {
   TARGETS,
   type BackendResult,
   type HistoryEntry,
+  type Issue13Result,
   type LoadFigures,
   type Results,
   type TargetResult,
@@ -39,7 +41,9 @@ import {
  * Knobs: BENCH_BACKENDS (comma list of sqlite, bullmq+dynamodb, sqs+dynamodb), BENCH_SECONDS
  * (load duration on sqlite, default 10), BENCH_EMULATED_SECONDS (on the emulated backends,
  * default half of it, at least 3), BENCH_BACKLOG (sqlite drain backlog, default 100000),
- * BENCH_WORKER_CONCURRENCY (the measured worker's, default 128 as leadgate's own default).
+ * BENCH_WORKER_CONCURRENCY (the measured worker's, default 128 as leadgate's own default);
+ * issue 13's figures (bench/whole-job.ts) run first when sqlite is measured: BENCH_OUTAGE_S,
+ * BENCH_SKIP_BEFORE, and BENCH_ONLY_ISSUE13=1 to measure nothing else (no files written then).
  */
 
 const runStarted = performance.now();
@@ -356,8 +360,28 @@ const loadAtStart = loadavg().map((l) => round(l, 2));
 const results: BackendResult[] = [];
 const failures: { kind: BackendKind; error: string }[] = [];
 let ceilingRef: Awaited<ReturnType<typeof startCeiling>> | null = null;
+let issue13: Issue13Result | null = null;
 try {
   ceilingRef = await startCeiling();
+  if (BACKENDS.includes('sqlite')) {
+    log('measuring issue 13 (whole job, Node-RED, half-failing CRMs)…');
+    try {
+      issue13 = await measureIssue13({
+        ceilingUrl: ceilingRef.url,
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+        env: { LOG_LEVEL: 'info', NODE_OPTIONS: DEPLOYED_NODE_OPTIONS },
+        workerEnv: { LEADGATE_WORKER_CONCURRENCY: WORKER_CONCURRENCY },
+        figures,
+        log,
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      console.error(`bench: issue 13 figures failed: ${message}`);
+      failures.push({ kind: 'sqlite', error: `issue 13: ${message.slice(0, 2000)}` });
+    }
+  }
+  if (process.env.BENCH_ONLY_ISSUE13 === '1') BACKENDS.length = 0;
   for (const kind of BACKENDS) {
     log(`measuring ${kind}…`);
     try {
@@ -393,7 +417,15 @@ const output: Results = {
   targets: evaluateTargets(results.find((r) => r.kind === 'sqlite')),
   results,
   failures,
+  issue13,
 };
+
+if (process.env.BENCH_ONLY_ISSUE13 === '1') {
+  // A partial run: printed, never written over the full run's files.
+  console.log(JSON.stringify(issue13, null, 2));
+  for (const g of issue13?.goals ?? []) log(`${g.met ? 'met    ' : 'NOT MET'} ${g.label}: ${g.figure}`);
+  process.exit(failures.length > 0 ? 1 : 0);
+}
 
 const historyPath = join(REPO, 'bench/history.json');
 const history = existsSync(historyPath) ? (JSON.parse(readFileSync(historyPath, 'utf8')) as HistoryEntry[]) : [];
@@ -426,4 +458,5 @@ writeFileSync(historyPath, `${JSON.stringify(history, null, 2)}\n`);
 writeFileSync(join(REPO, 'BENCHMARKS.md'), renderMarkdown(output, history, readFileSync(join(REPO, 'bench/analysis.md'), 'utf8')));
 log(`wrote bench/results.json, bench/history.json and BENCHMARKS.md (${output.wallSeconds} s)`);
 for (const t of output.targets) log(`${t.met ? 'met    ' : 'NOT MET'} ${t.label}: ${t.detail}`);
+for (const g of issue13?.goals ?? []) log(`${g.met ? 'met    ' : 'NOT MET'} ${g.label}: ${g.figure}`);
 if (failures.length > 0) process.exitCode = 1;

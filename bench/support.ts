@@ -121,6 +121,8 @@ export interface AutocannonResult {
   requests: { average: number; total: number; sent: number };
   latency: { p50: number; p90: number; p99: number; max: number; mean: number };
   duration: number;
+  /** ISO date when the load started. */
+  start: string;
   '2xx': number;
   non2xx: number;
   errors: number;

@@ -1,5 +1,6 @@
 import type { BackendKind } from './backends.js';
 import type { E2eResult } from './sender.js';
+import type { OutageFigures, RandomFailureFigures, RetryAfterFigures } from './half-failures.js';
 
 /** The shape of bench/results.json and bench/history.json. */
 
@@ -109,6 +110,27 @@ export interface TargetResult {
   detail: string;
 }
 
+/** Issue 13: the whole job (ingest + delivery) and CRMs that half-fail, each beside its goal. */
+export interface Issue13Result {
+  seconds: number;
+  connections: number;
+  ceiling: LoadFigures;
+  /** `leadgate serve` under autocannon: leads accepted, and delivered to the CRM. */
+  serve: { accepted: number; delivered: number; wholeJobS: number; wholeJobPerSec: number; ingest: LoadFigures };
+  /** serve's whole-job rate ÷ the ceiling's req/s; goal ≥ 0.25. */
+  wholeJobRatio: number;
+  /** Node-RED 4 running bench/node-red/flow.json: its 2xx come after the CRM's answer. */
+  nodeRed: { load: LoadFigures; delivered: number } | null;
+  /** serve's whole-job rate ÷ Node-RED's; goal ≥ 3. */
+  vsNodeRed: number | null;
+  randomFailures: RandomFailureFigures;
+  /** The same with the breaker as before issue 13 (5 failures in a row, 30 s): the baseline. */
+  randomFailuresBefore: RandomFailureFigures | null;
+  outage: OutageFigures | null;
+  retryAfter: RetryAfterFigures;
+  goals: Array<{ label: string; figure: string; met: boolean }>;
+}
+
 export interface Results {
   machine: {
     date: string;
@@ -128,6 +150,7 @@ export interface Results {
   results: BackendResult[];
   /** Backends whose measurement failed: the error, the others still measured. */
   failures: { kind: BackendKind; error: string }[];
+  issue13?: Issue13Result | null;
 }
 
 /** One line per run in bench/history.json: the headline figures, for before/after. */

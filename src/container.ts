@@ -5,6 +5,7 @@ import { OAuth2TokenProvider } from './adapters/http/oauth2-token.js';
 import { SqliteJobQueue } from './adapters/sqlite/job-queue.js';
 import { openSqliteDatabase } from './adapters/sqlite/database.js';
 import { SqliteLeadStore } from './adapters/sqlite/lead-store.js';
+import { SqliteHandoff } from './adapters/sqlite/handoff.js';
 import type { LeadgateConfig } from './domain/config.js';
 import { errorSummary } from './observability/error-summary.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -108,7 +109,12 @@ async function openBackends(env: Env, logger?: Logger): Promise<{ store: LeadSto
   if (env.LEADGATE_QUEUE === 'sqlite') {
     // env.ts guarantees LEADGATE_STORE=sqlite here: the jobs are the store's deliveries table.
     const db = openSqliteDatabase(env.LEADGATE_DATA_DIR);
-    return { store: new SqliteLeadStore(db), queue: new SqliteJobQueue(db, { onError, leaseMs: env.LEADGATE_JOB_LEASE_MS }) };
+    // issue 13: new deliveries go from the ingest straight to this process's worker, when it runs one.
+    const handoff = new SqliteHandoff();
+    return {
+      store: new SqliteLeadStore(db, { handoff, attemptWriteDeferMs: 2 }),
+      queue: new SqliteJobQueue(db, { onError, leaseMs: env.LEADGATE_JOB_LEASE_MS, handoff }),
+    };
   }
   return { store: await openStore(env), queue: await openQueue(env, onError) };
 }

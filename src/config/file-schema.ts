@@ -120,8 +120,15 @@ const destination = z.strictObject({
   max_in_flight: z.number().int().min(1).max(10_000).optional(),
   rate_limit: z.strictObject({ per_second: z.number().positive().max(100_000) }).optional(),
   circuit_breaker: z
-    .strictObject({ failures: z.number().int().min(1).max(1_000).default(5), half_open_after: duration.default('30s') })
-    .default({ failures: 5, half_open_after: '30s' }),
+    .strictObject({
+      // Legacy: open after this many failures in a row instead of on the failure rate.
+      failures: z.number().int().min(1).max(1_000).optional(),
+      failure_rate: z.number().gt(0).lt(1).default(0.9),
+      min_requests: z.number().int().min(1).max(100_000).default(20),
+      window: duration.default('30s'),
+      half_open_after: duration.default('5s'),
+    })
+    .default({ failure_rate: 0.9, min_requests: 20, window: '30s', half_open_after: '5s' }),
 });
 
 const postalCode = z.string().regex(/^[A-Za-z0-9 -]{1,16}\*?$/, 'must be a postal code, or a prefix ending in * (e.g. "75*")');

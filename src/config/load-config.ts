@@ -132,7 +132,10 @@ function toDomain(file: ConfigFile): LeadgateConfig {
       maxInFlight: d.max_in_flight ?? null,
       rateLimitPerSecond: d.rate_limit?.per_second ?? null,
       circuitBreaker: {
-        consecutiveFailures: d.circuit_breaker.failures,
+        consecutiveFailures: d.circuit_breaker.failures ?? null,
+        failureRate: d.circuit_breaker.failure_rate,
+        minRequests: d.circuit_breaker.min_requests,
+        windowMs: parseDuration(d.circuit_breaker.window),
         halfOpenAfterMs: parseDuration(d.circuit_breaker.half_open_after),
       },
     })),

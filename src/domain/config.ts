@@ -63,11 +63,26 @@ export type DestinationAuth =
     };
 
 export interface CircuitBreakerPolicy {
-  /** Consecutive retryable failures that open the breaker. */
-  consecutiveFailures: number;
+  /** Legacy: open after this many retryable failures in a row; null uses the failure rate below. */
+  consecutiveFailures: number | null;
+  /** Open when more than this share (0..1, exclusive) of the requests in the window failed... */
+  failureRate: number;
+  /** ...and the window held at least this many requests. */
+  minRequests: number;
+  /** The sliding window the rate is measured over. */
+  windowMs: number;
   /** How long it stays open before one probe is let through. */
   halfOpenAfterMs: number;
 }
+
+/** The breaker's defaults (see CircuitBreakers and the README). */
+export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerPolicy = {
+  consecutiveFailures: null,
+  failureRate: 0.9,
+  minRequests: 20,
+  windowMs: 30_000,
+  halfOpenAfterMs: 5_000,
+};
 
 export interface DestinationConfig {
   id: string;

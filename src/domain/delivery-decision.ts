@@ -34,6 +34,11 @@ export interface DecideAttemptInput {
   random: () => number;
   /** The request carried an OAuth2 access token (see isRetryableAuthRejection). */
   oauth2?: boolean;
+  /**
+   * Set when the request was a circuit-breaker probe that failed: when the breaker lets the
+   * next request through. A retryable failure then comes back then, keeping its schedule.
+   */
+  probeRetryAt?: number | null;
 }
 
 export function decideAttempt(input: DecideAttemptInput): AttemptResult {
@@ -48,13 +53,12 @@ export function decideAttempt(input: DecideAttemptInput): AttemptResult {
     if (!isRetryableStatus(statusCode) && !isRetryableAuthRejection(input, statusCode)) {
       return build(timing, { ...failure, outcome: 'dead' });
     }
+    if (isRetryableStatus(statusCode) && input.probeRetryAt != null) return probeFailed(timing, failure, input.probeRetryAt, result.retryAfterMs);
     return retryOrDead(timing, failure, result.retryAfterMs);
   }
-  return retryOrDead(
-    timing,
-    { statusCode: null, errorClass: result.errorClass, error: result.error, body: null },
-    null,
-  );
+  const failure = { statusCode: null, errorClass: result.errorClass, error: result.error, body: null };
+  if (input.probeRetryAt != null) return probeFailed(timing, failure, input.probeRetryAt, null);
+  return retryOrDead(timing, failure, null);
 }
 
 /**
@@ -125,6 +129,12 @@ interface Failure {
 
 /** What an outcome is built from: the attempt's inputs and how long it took. */
 type Timing = Omit<DecideAttemptInput, 'result'> & { durationMs: number };
+
+/** A failed probe: back when the breaker next lets a request through (or after Retry-After), schedule kept. */
+function probeFailed(input: Timing, failure: Failure, probeRetryAt: number, retryAfterMs: number | null): AttemptResult {
+  const at = Math.max(probeRetryAt, input.now + (retryAfterMs !== null && Number.isFinite(retryAfterMs) ? Math.max(0, retryAfterMs) : 0));
+  return { ...build(input, { ...failure, outcome: 'retry' }, Math.round(at)), keepsSchedule: true };
+}
 
 function retryOrDead(input: Timing, failure: Failure, retryAfterMs: number | null): AttemptResult {
   // The attempt just made counts: after the first failure cycleAttempts is 1.

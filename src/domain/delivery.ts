@@ -59,4 +59,10 @@ export interface AttemptResult {
   attempt: Attempt;
   status: DeliveryStatus;
   nextAttemptAt: number | null;
+  /**
+   * True for a failed circuit-breaker probe: recorded as an attempt, but the delivery keeps its
+   * place in the retry schedule (cycleAttempts does not move), since the failure says the CRM
+   * is still down, not that this lead cannot be delivered. Absent means false.
+   */
+  keepsSchedule?: boolean;
 }

@@ -56,9 +56,19 @@ const SECRET_PREFIX = 'whsec_';
  */
 export function signWebhook(secrets: string[], msgId: string, timestampSec: number, body: string): string {
   const content = `${msgId}.${timestampSec}.${body}`;
-  return secrets
-    .map((secret) => `v1,${createHmac('sha256', decodeSecret(secret)).update(content).digest('base64')}`)
-    .join(' ');
+  if (secrets.length === 1) return `v1,${createHmac('sha256', decodedSecret(secrets[0]!)).update(content).digest('base64')}`;
+  return secrets.map((secret) => `v1,${createHmac('sha256', decodedSecret(secret)).update(content).digest('base64')}`).join(' ');
+}
+
+/** Decoded once per secret: the secrets are the config's, a handful, checked on the first use. */
+const decodedSecrets = new Map<string, Buffer>();
+function decodedSecret(secret: string): Buffer {
+  let key = decodedSecrets.get(secret);
+  if (!key) {
+    key = decodeSecret(secret);
+    if (decodedSecrets.size < 1_000) decodedSecrets.set(secret, key);
+  }
+  return key;
 }
 
 /** Throws (without echoing the secret) when it is not `whsec_<base64>`; config validation should catch this first. */

@@ -1,3 +1,6 @@
+import type { Delivery } from '../domain/delivery.js';
+import type { Lead } from '../domain/lead.js';
+
 /**
  * What to do next. The store is the truth; a job only names a delivery, and the handler
  * reloads it, so a job run twice or after its delivery finished is harmless.
@@ -28,6 +31,12 @@ export interface Job {
   deliveryId: string;
   /** Epoch ms: not before. */
   runAt: number;
+  /**
+   * The delivery and its lead as just committed, when the queue got them straight from the
+   * store's ingest in this process (the embedded SQLite queue under `leadgate serve`): the
+   * handler uses them instead of reading the store.
+   */
+  preloaded?: { delivery: Delivery; lead: Lead };
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   CircuitState,
   ConsecutiveBreaker,
   IsolatedCircuitError,
+  SamplingBreaker,
   circuitBreaker,
   handleWhenResult,
   type CircuitBreakerPolicy,
@@ -23,7 +24,8 @@ export function isBreakerFailure(result: SendResult): boolean {
   return result.kind === 'failure' || isRetryableStatus(result.statusCode);
 }
 
-export type BreakerOutcome = { kind: 'sent'; result: SendResult } | { kind: 'rejected'; retryAt: number };
+/** `probe`: this request was the half-open probe. */
+export type BreakerOutcome = { kind: 'sent'; result: SendResult; probe: boolean } | { kind: 'rejected'; retryAt: number };
 
 interface Entry {
   policy: CircuitBreakerPolicy;
@@ -41,11 +43,15 @@ export interface CircuitBreakersOptions {
 }
 
 /**
- * One cockatiel circuit breaker per destination (ConsecutiveBreaker(failures), halfOpenAfter):
- * after `failures` retryable failures in a row it opens; while open the destination's deliveries
- * are held (no request, no attempt spent) until halfOpenAfter has passed; then one delivery is
- * the probe: a success closes it, a failure opens it again. State lives in this process: each
- * worker process learns on its own that a CRM is down, at the cost of `failures` requests each.
+ * One cockatiel circuit breaker per destination. By default a SamplingBreaker: it opens when
+ * more than `failureRate` of the requests over the last `window` failed, once there were at
+ * least `minRequests` of them in that window, so a CRM failing half its requests (which the
+ * retries and the adaptive concurrency handle) never trips it, and a CRM that is down does
+ * within a few dozen requests. With `failures` set (the legacy setting) it is a
+ * ConsecutiveBreaker(failures) instead. While open the destination's deliveries are held (no
+ * request, no attempt spent) until halfOpenAfter has passed; then one delivery is the probe: a
+ * success closes it, a failure opens it again. State lives in this process: each worker process
+ * learns on its own that a CRM is down.
  */
 export class CircuitBreakers {
   private readonly entries = new Map<string, Entry>();
@@ -85,8 +91,9 @@ export class CircuitBreakers {
     // cockatiel makes callers arriving during a probe wait for it; hold them instead, so they
     // do not keep a worker slot for up to the destination's timeout.
     if (entry.state === 'half_open') return { kind: 'rejected', retryAt: this.probeWaitRetryAt(destination) };
+    const probe = entry.state === 'open';
     try {
-      return { kind: 'sent', result: await entry.policy.execute(send) };
+      return { kind: 'sent', result: await entry.policy.execute(send), probe };
     } catch (error) {
       if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
         return { kind: 'rejected', retryAt: this.heldUntil(destination) ?? this.probeWaitRetryAt(destination) };
@@ -104,10 +111,15 @@ export class CircuitBreakers {
   private entry(destination: DestinationConfig): Entry {
     const existing = this.entries.get(destination.id);
     if (existing) return existing;
-    const { consecutiveFailures, halfOpenAfterMs } = destination.circuitBreaker;
+    const { consecutiveFailures, failureRate, minRequests, windowMs, halfOpenAfterMs } = destination.circuitBreaker;
+    const breaker =
+      consecutiveFailures !== null
+        ? new ConsecutiveBreaker(consecutiveFailures)
+        : // minimumRps × window = minRequests; cockatiel opens above (not at) the threshold.
+          new SamplingBreaker({ threshold: failureRate, duration: windowMs, minimumRps: (minRequests * 1000) / windowMs });
     const policy = circuitBreaker(
       handleWhenResult((result) => isBreakerFailure(result as SendResult)),
-      { halfOpenAfter: halfOpenAfterMs, breaker: new ConsecutiveBreaker(consecutiveFailures) },
+      { halfOpenAfter: halfOpenAfterMs, breaker },
     );
     const entry: Entry = { policy, state: 'closed', openedAt: 0 };
     const { metrics, logger } = this.options;

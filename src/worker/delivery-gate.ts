@@ -2,12 +2,12 @@ import type { DestinationConfig } from '../domain/config.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SendResult } from '../ports/destination-client.js';
 import type { LeadStore } from '../ports/lead-store.js';
-import type { CircuitBreakers } from './circuit-breakers.js';
-import type { DestinationLimits } from '../ports/destination-limits.js';
+import { isBreakerFailure, type CircuitBreakers } from './circuit-breakers.js';
+import { loadSignal, type DestinationLimits } from '../ports/destination-limits.js';
 
 /**
  * What protects a CRM, in front of every delivery attempt: operator pause, circuit breaker,
- * max_in_flight and rate_limit. A delivery it holds is handed back to the queue with `retryAt`
+ * max_in_flight with adaptive concurrency, Retry-After pauses and rate_limit. A delivery it holds is handed back to the queue with `retryAt`
  * and spends no attempt: nothing is recorded, so holding never moves it towards dead.
  */
 export interface DeliveryGate {
@@ -17,14 +17,18 @@ export interface DeliveryGate {
   send(destination: DestinationConfig, send: () => Promise<SendResult>): Promise<GateSend>;
 }
 
-export type GateSend = { kind: 'sent'; result: SendResult } | { kind: 'held'; retryAt: number };
+/**
+ * `probe`: the request was the circuit breaker's half-open probe. Its failure tells about the
+ * CRM, not about this lead: `probeRetryAt` is when the breaker next lets a request through.
+ */
+export type GateSend = { kind: 'sent'; result: SendResult; probe: boolean; probeRetryAt: number | null } | { kind: 'held'; retryAt: number };
 
-export type HoldReason = 'paused' | 'circuit_open' | 'max_in_flight' | 'rate_limit';
+export type HoldReason = 'paused' | 'circuit_open' | 'max_in_flight' | 'rate_limit' | 'retry_after';
 
 /** No protection at all: for handler tests that are about something else. */
 export const OPEN_GATE: DeliveryGate = {
   holdUntil: async () => null,
-  send: async (_destination, send) => ({ kind: 'sent', result: await send() }),
+  send: async (_destination, send) => ({ kind: 'sent', result: await send(), probe: false, probeRetryAt: null }),
 };
 
 export interface DeliveryGateDeps {
@@ -84,12 +88,15 @@ export function createDeliveryGate(deps: DeliveryGateDeps): DeliveryGate {
     async send(destination, send) {
       const permit = await limits.acquire(destination);
       if (permit.kind === 'held') return { kind: 'held', retryAt: held(destination, permit.reason, permit.retryAt) };
+      let result: SendResult | undefined;
       try {
         const outcome = await breakers.execute(destination, send);
         if (outcome.kind === 'rejected') return { kind: 'held', retryAt: held(destination, 'circuit_open', outcome.retryAt) };
-        return outcome;
+        result = outcome.result;
+        const probeRetryAt = outcome.probe && isBreakerFailure(result) ? breakers.heldUntil(destination) : null;
+        return { kind: 'sent', result, probe: outcome.probe, probeRetryAt };
       } finally {
-        await permit.release();
+        await permit.release(result && loadSignal(result));
       }
     },
   };

@@ -45,10 +45,27 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
   const transforms = deps.transforms ?? compileTransforms(config.destinations);
   const gate = deps.gate ?? OPEN_GATE;
 
+  // prom-client children per label set, so the hot path does not hash labels per delivery.
+  const counted = new Map<string, { inc(): void }>();
+  const timed = new Map<string, { observe(value: number): void }>();
+  const countOutcome = (destination: string, outcome: string) => {
+    const key = `${destination}\u0000${outcome}`;
+    let child = counted.get(key);
+    if (!child) counted.set(key, (child = metrics.deliveries.labels({ destination, outcome })));
+    child.inc();
+  };
+  const observeDuration = (destination: string, seconds: number) => {
+    let child = timed.get(destination);
+    if (!child) timed.set(destination, (child = metrics.deliveryDuration.labels({ destination })));
+    child.observe(seconds);
+  };
+
   async function finish(delivery: Delivery, result: AttemptResult): Promise<{ retryAt: number } | void> {
     const recorded = await store.recordAttempt(result);
     const { attempt } = result;
-    metrics.deliveries.inc({ destination: delivery.destination, outcome: attempt.outcome });
+    countOutcome(delivery.destination, attempt.outcome);
+    // The common case logs nothing at the default level: no fields object built for it.
+    if (recorded && attempt.outcome === 'delivered' && !logger.isLevelEnabled('debug')) return;
     // Only ids, the destination, the status code and the fixed-vocabulary error: never lead data.
     const fields = {
       deliveryId: delivery.id,
@@ -78,7 +95,7 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
   }
 
   return async (job) => {
-    const delivery = await store.getDelivery(job.deliveryId);
+    const delivery = job.preloaded?.delivery ?? (await store.getDelivery(job.deliveryId));
     if (!delivery || delivery.status !== 'pending') return;
     const startedAt = now();
     // The queue may hand a job early (a replayed or duplicated message): honour the store.
@@ -90,7 +107,7 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
     // Protecting the CRM (paused, breaker open): held before any work, no attempt spent.
     const heldUntil = await gate.holdUntil(destination);
     if (heldUntil !== null) return { retryAt: heldUntil };
-    const lead = await store.getLead(delivery.leadId);
+    const lead = job.preloaded?.lead ?? (await store.getLead(delivery.leadId));
     // A store that lost the lead cannot be fixed by retrying; dead keeps it visible to ops.
     if (!lead) return finish(delivery, requestBuildFailure(delivery, startedAt, 'lead not found'));
 
@@ -105,8 +122,17 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
     const sent = gated.result;
     // A rejected token must not be reused: the next attempt fetches a new one.
     if (accessToken !== null && sent.kind === 'response' && sent.statusCode === 401) deps.tokens?.invalidate(destination.id, accessToken);
-    metrics.deliveryDuration.observe({ destination: destination.id }, sent.durationMs / 1000);
-    const result = decideAttempt({ delivery, result: sent, policy: destination.retry, startedAt, now: now(), random, oauth2: accessToken !== null });
+    observeDuration(destination.id, sent.durationMs / 1000);
+    const result = decideAttempt({
+      delivery,
+      result: sent,
+      policy: destination.retry,
+      startedAt,
+      now: now(),
+      random,
+      oauth2: accessToken !== null,
+      probeRetryAt: gated.probeRetryAt,
+    });
     return finish(delivery, result);
   };
 }

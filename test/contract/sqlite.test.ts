@@ -6,8 +6,10 @@ import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { SqliteJobQueue } from '../../src/adapters/sqlite/job-queue.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/database.js';
 import { SqliteLeadStore } from '../../src/adapters/sqlite/lead-store.js';
+import { SqliteHandoff } from '../../src/adapters/sqlite/handoff.js';
 import type { Job } from '../../src/ports/job-queue.js';
 import { describeJobQueueContract } from './job-queue.contract.js';
+import { waitFor } from '../helpers/wait.js';
 import { attemptResult, deferred, makeIngest } from './fixtures.js';
 import { describeLeadStoreContract, type LeadStoreFixture } from './lead-store.contract.js';
 import { describeLeadStoreOpsContract } from './lead-store-ops.contract.js';
@@ -123,6 +125,104 @@ describe('sqlite adapters: specifics', () => {
     await queue.stop();
     const lease = db.db.prepare('SELECT lease_until FROM deliveries WHERE id = ?').pluck().get(id);
     expect(lease).toBeNull();
+  });
+
+  describe('hand-off from the ingest to the worker of the same process (leadgate serve)', () => {
+    function handoffPair(bound?: number) {
+      const { db } = open();
+      const handoff = new SqliteHandoff(bound);
+      const store = new SqliteLeadStore(db, { handoff });
+      const queue = new SqliteJobQueue(db, { handoff, leaseMs: 30_000, pollIntervalMs: 20 });
+      cleanups.push(() => queue.stop());
+      const reads = { delivery: 0, lead: 0 };
+      const getDelivery = store.getDelivery.bind(store);
+      const getLead = store.getLead.bind(store);
+      store.getDelivery = (id) => ((reads.delivery += 1), getDelivery(id));
+      store.getLead = (id) => ((reads.lead += 1), getLead(id));
+      const leaseOf = (id: string) => db.db.prepare('SELECT lease_until FROM deliveries WHERE id = ?').pluck().get(id) as number | null;
+      return { db, handoff, store, queue, reads, leaseOf };
+    }
+
+    it('writes the claim with the insert and hands the delivery and lead over after COMMIT: no read, no claim write', async () => {
+      const { db, handoff, store, queue, reads, leaseOf } = handoffPair();
+      await store.migrate();
+      const jobs: Job[] = [];
+      const gate = deferred();
+      queue.consume(async (job) => {
+        jobs.push(job);
+        await gate.promise;
+        await store.recordAttempt(attemptResult(job.deliveryId, 1, 'delivered'));
+      }, { concurrency: 8 });
+      await new Promise((r) => setImmediate(r));
+      let writes = 0;
+      const write = db.write.bind(db);
+      db.write = (fn) => ((writes += 1), write(fn));
+      const commitsBefore = db.commits;
+      const command = makeIngest(['crm-main', 'crm-backup']);
+      await store.ingest(command);
+      // Leased in the ingest's own transaction, so already claimed when the 202 could go out.
+      expect(db.commits).toBe(commitsBefore + 1);
+      for (const d of command.deliveries) expect(leaseOf(d.id)).toBeGreaterThan(Date.now());
+      expect(jobs.map((j) => j.deliveryId).sort()).toEqual(command.deliveries.map((d) => d.id).sort());
+      expect(jobs[0]!.preloaded?.lead).toEqual(command.lead);
+      expect(jobs[0]!.preloaded?.delivery).toMatchObject({ status: 'pending', attempts: 0, cycleAttempts: 0, leadId: command.lead.id });
+      expect(handoff.size).toBe(2);
+      gate.resolve();
+      await waitFor(() => handoff.size === 0);
+      for (const d of command.deliveries) expect(leaseOf(d.id)).toBeNull();
+      // The ingest and the two attempts: no claim, no lease write; nothing read back.
+      expect(writes).toBe(3);
+      expect(reads).toEqual({ delivery: 0, lead: 0 });
+    });
+
+    it('without a consuming worker, or over the bound, deliveries are written unleased and go through the table', async () => {
+      const { store, queue, reads, leaseOf, handoff } = handoffPair(1);
+      await store.migrate();
+      const alone = makeIngest(['crm-main']);
+      await store.ingest(alone); // nobody consumes yet
+      expect(leaseOf(alone.deliveries[0]!.id)).toBeNull();
+      const jobs: Job[] = [];
+      const hold = deferred();
+      queue.consume(async (job) => {
+        jobs.push(job);
+        await hold.promise;
+      }, { concurrency: 8 });
+      await waitFor(() => jobs.length === 1); // the table's claim took the first
+      expect(jobs[0]!.preloaded).toBeUndefined();
+      const first = makeIngest(['crm-main']);
+      const second = makeIngest(['crm-main']);
+      await Promise.all([store.ingest(first), store.ingest(second)]);
+      expect(handoff.size).toBe(1); // the bound: one handed off...
+      expect(leaseOf(first.deliveries[0]!.id)).not.toBeNull();
+      expect(leaseOf(second.deliveries[0]!.id)).toBeNull(); // ...the other left to the table
+      await waitFor(() => jobs.length === 3);
+      expect(jobs.filter((j) => j.preloaded).map((j) => j.deliveryId)).toEqual([first.deliveries[0]!.id]);
+      hold.resolve();
+      expect(reads).toEqual({ delivery: 0, lead: 0 }); // the queue itself never reads them
+    });
+
+    it('stop gives handed-off deliveries that did not start back to the table at once', async () => {
+      const { store, queue, leaseOf } = handoffPair();
+      await store.migrate();
+      const hold = deferred();
+      let started = 0;
+      queue.consume(async () => {
+        started += 1;
+        await hold.promise;
+      }, { concurrency: 1 }); // one slot: the second handed-off delivery waits in line
+      await new Promise((r) => setImmediate(r));
+      const command = makeIngest(['crm-main', 'crm-backup']);
+      await store.ingest(command);
+      expect(command.deliveries.filter((d) => leaseOf(d.id) !== null)).toHaveLength(2);
+      await waitFor(() => started === 1); // a single slot still takes handed-off work
+      const stopping = queue.stop();
+      hold.resolve();
+      await stopping;
+      expect(started).toBe(1);
+      // The one that ran gave its lease back when its handler ended; the one that never started
+      // is back in the table too, now rather than at lease expiry (30 s).
+      expect(command.deliveries.filter((d) => leaseOf(d.id) !== null)).toHaveLength(0);
+    });
   });
 
   it('counts handler rejections and reports them to onError', async () => {

@@ -143,7 +143,33 @@ describe('sqs adapter: specifics', () => {
     expect(inspect(queueUrl).inflight).toHaveLength(1);
   });
 
-  it('retryAt within 12 h hides the same message until then; beyond, deletes it for the sweeper', async () => {
+  it('retryAt within 15 min goes out as a new delayed message and the received one is deleted (no receive counted)', async () => {
+    const { queue, tap, queueUrl } = open();
+    const job = { deliveryId: randomUUID(), runAt: Date.now() };
+    await queue.enqueue([job]);
+    const retryAt = Date.now() + 120_000;
+    const handled = deferred();
+    queue.consume(
+      async () => {
+        handled.resolve();
+        return { retryAt };
+      },
+      { concurrency: 1 },
+    );
+    await handled.promise;
+    const resent = await nextSend(tap, 'SendMessageCommand');
+    await nextSend(tap, 'DeleteMessageBatchCommand');
+    await queue.stop();
+    expect(JSON.parse(resent.input.MessageBody)).toEqual({ deliveryId: job.deliveryId });
+    expect(resent.input.DelaySeconds).toBeGreaterThanOrEqual(119);
+    expect(resent.input.DelaySeconds).toBeLessThanOrEqual(120);
+    expect(resent.input.MessageAttributes.runAt.StringValue).toBe(String(retryAt));
+    expect(tap.sent.filter((c) => c.name === 'ChangeMessageVisibilityCommand')).toHaveLength(0);
+    const { ready, delayed, inflight } = inspect(queueUrl);
+    expect([ready.length, delayed.length, inflight.length]).toEqual([0, 1, 0]);
+  });
+
+  it('retryAt past 15 min and within 12 h hides the same message until then; beyond, deletes it for the sweeper', async () => {
     // The queue's clock stands still, so the visibility it asks for is exact.
     const now = Date.now();
     const { queue, queueUrl, tap } = open({ now: () => now });

@@ -1,4 +1,4 @@
-import type { BrandConfig, DestinationConfig, LeadgateConfig, RouteConfig } from '../../src/domain/config.js';
+import { DEFAULT_CIRCUIT_BREAKER, type BrandConfig, type CircuitBreakerPolicy, type DestinationConfig, type LeadgateConfig, type RouteConfig } from '../../src/domain/config.js';
 
 /** Config objects for tests: the defaults the config file would give, overridden field by field. */
 
@@ -17,7 +17,9 @@ export function brand(overrides: Partial<BrandConfig> & Pick<BrandConfig, 'id'>)
   };
 }
 
-export function destination(overrides: Partial<DestinationConfig> & Pick<DestinationConfig, 'id' | 'url'>): DestinationConfig {
+type DestinationOverrides = Omit<Partial<DestinationConfig>, 'circuitBreaker'> & Pick<DestinationConfig, 'id' | 'url'> & { circuitBreaker?: Partial<CircuitBreakerPolicy> };
+
+export function destination(overrides: DestinationOverrides): DestinationConfig {
   return {
     timeoutMs: 10_000,
     signingSecrets: [],
@@ -28,8 +30,8 @@ export function destination(overrides: Partial<DestinationConfig> & Pick<Destina
     auth: null,
     maxInFlight: null,
     rateLimitPerSecond: null,
-    circuitBreaker: { consecutiveFailures: 5, halfOpenAfterMs: 30_000 },
     ...overrides,
+    circuitBreaker: { ...DEFAULT_CIRCUIT_BREAKER, ...overrides.circuitBreaker },
   };
 }
 

@@ -174,7 +174,7 @@ export class MemoryStore implements LeadStore {
     if (history.some((a) => a.number === result.attempt.number)) return false;
     const at = this.now();
     d.attempts += 1;
-    d.cycleAttempts += 1;
+    if (!result.keepsSchedule) d.cycleAttempts += 1;
     d.status = result.status;
     d.lastStatusCode = result.attempt.statusCode;
     d.lastError = result.attempt.error;

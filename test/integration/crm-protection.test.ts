@@ -351,6 +351,78 @@ describe('circuit breaker', () => {
 
 const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef';
 
+describe('half-failing CRMs: adaptive concurrency, Retry-After, the rate breaker', () => {
+  it('memory: a CRM answering 503 to half the requests at random gets every lead, and the default breaker stays closed', async () => {
+    const crm = await startFakeCrm({ responder: () => (Math.random() < 0.5 ? { status: 503 } : { status: 200 }) });
+    cleanups.push(() => crm.close());
+    const limits = new MemoryDestinationLimits();
+    let minLimit = Infinity;
+    const observed: DestinationLimits = {
+      acquire: (d) => limits.acquire(d),
+      close: () => limits.close(),
+      adaptiveLimit: (id) => limits.adaptiveLimit(id),
+    };
+    const retry = { delaysMs: new Array(20).fill(50) as number[] }; // 21 attempts: (1/2)^21 per lead
+    const h = await harness({ destinations: [destination({ id: 'crm', url: crm.url, retry })], concurrency: 32, limits: () => observed });
+    const ids = await h.post(200);
+    const watch = setInterval(() => void limits.adaptiveLimit('crm').then((l) => (minLimit = Math.min(minLimit, l ?? Infinity))), 5);
+    cleanups.push(() => clearInterval(watch));
+    await waitFor(() => h.allDelivered(ids), { timeoutMs: 60_000, what: 'every lead delivered' });
+    expect(h.breakers[0]!.state('crm')).toBe('closed');
+    expect(await heldCount(h.metrics, 'circuit_open')).toBe(0);
+    expect(minLimit).toBeLessThan(64); // the 503s cut the concurrency (64: the default ceiling)
+    const failures = crm.requests.length - ids.length;
+    expect(failures).toBeGreaterThan(50);
+    measure('503 on half the requests, 200 leads', { requests: crm.requests.length, minAdaptiveLimit: minLimit });
+  });
+
+  it('memory: a 429 with Retry-After: 2 pauses the destination: no request before the 2 s, no lead lost', async () => {
+    const answered429: number[] = [];
+    const crm = await startFakeCrm({
+      responder: (_req, index) => {
+        if (index >= 2) return { status: 200 };
+        answered429.push(Date.now());
+        return { status: 429, headers: { 'retry-after': '2' } };
+      },
+    });
+    cleanups.push(() => crm.close());
+    // One at a time, so every request after a 429 was started after the worker read it: without
+    // the pause the next lead would go at once (only the rejected lead's own retry waits).
+    const h = await harness({ destinations: [destination({ id: 'crm', url: crm.url })], concurrency: 1 });
+    const ids = await h.post(10);
+    await waitFor(() => h.allDelivered(ids), { timeoutMs: 30_000, what: 'every lead delivered' });
+    const times = crm.requests.map((r) => r.receivedAt);
+    // 20 ms for timer rounding: the pause starts when the worker reads the 429, after the CRM sent it.
+    expect(times[1]! - answered429[0]!).toBeGreaterThanOrEqual(2_000 - 20);
+    expect(times[2]! - answered429[1]!).toBeGreaterThanOrEqual(2_000 - 20);
+    expect((await h.statuses(ids)).every((s) => s.status === 'delivered')).toBe(true);
+    expect(crm.requests).toHaveLength(12);
+    expect(await heldCount(h.metrics, 'retry_after')).toBeGreaterThan(0);
+    measure('429 Retry-After 2 (twice), 10 leads', { gapsAfter429Ms: [times[1]! - answered429[0]!, times[2]! - answered429[1]!] });
+  });
+
+  it('redis: the AIMD limit and a Retry-After pause are shared by every worker', async () => {
+    const make = sharedRedisLimits();
+    const [a, b] = [make(), make()];
+    const dest = destination({ id: 'crm', url: 'http://crm.test', maxInFlight: 40 });
+    const permits = [];
+    for (let i = 0; i < 10; i++) permits.push(await a.acquire(dest));
+    const permit = permits[0]!;
+    if (permit.kind !== 'granted') throw new Error('expected a slot');
+    await permit.release({ kind: 'overload', retryAfterMs: null });
+    expect(await b.adaptiveLimit('crm')).toBe(5); // 10 in flight (Redis counts max_in_flight's slots): halved from 10
+    for (const p of permits) if (p.kind === 'granted') await p.release();
+    const second = await b.acquire(dest);
+    if (second.kind !== 'granted') throw new Error('expected a slot');
+    await second.release({ kind: 'success' });
+    expect(await a.adaptiveLimit('crm')).toBeCloseTo(5.2, 5);
+    const third = await a.acquire(dest);
+    if (third.kind !== 'granted') throw new Error('expected a slot');
+    await third.release({ kind: 'overload', retryAfterMs: 30_000 });
+    expect(await b.acquire(dest)).toMatchObject({ kind: 'held', reason: 'retry_after' });
+  });
+});
+
 describe('pause / resume through the admin API', () => {
   it('holds a paused destination without attempts, lists it, and releases it on resume', async () => {
     const crm = await startFakeCrm();

@@ -241,7 +241,8 @@ routes:
       transform: null,
       maxInFlight: null,
       rateLimitPerSecond: null,
-      circuitBreaker: { consecutiveFailures: 5, halfOpenAfterMs: 30_000 },
+      // The defaults: failure rate over a window, not consecutive failures.
+      circuitBreaker: { consecutiveFailures: null, failureRate: 0.9, minRequests: 20, windowMs: 30_000, halfOpenAfterMs: 5_000 },
       auth: { type: 'oauth2', tokenUrl: 'https://auth.example/token', clientId: 'id', clientSecret: 's', scope: 'leads.write', audience: null },
     });
     expect(config.routes[0]).toEqual({
@@ -272,5 +273,17 @@ routes:
     expect(problems).toMatch(/^destinations\[0\]\.auth(\.type)?: /m);
     expect(problems).toMatch(/^destinations\[0\]\.format: /m);
     expect(problems).toMatch(/^routes\[0\]\.postal_codes\[0\]: must be a postal code/m);
+  });
+
+  it('reads the failure-rate breaker keys and names bad ones', () => {
+    const config = parseConfigText(
+      VALID.replace('    retry:', '    circuit_breaker: { failure_rate: 0.5, min_requests: 50, window: 1m, half_open_after: 10s }\n    retry:'),
+      ENV,
+    );
+    expect(config.destinations[0]!.circuitBreaker).toEqual({ consecutiveFailures: null, failureRate: 0.5, minRequests: 50, windowMs: 60_000, halfOpenAfterMs: 10_000 });
+    const problems = problemsOf(VALID.replace('    retry:', '    circuit_breaker: { failure_rate: 1, min_requests: 0, window: soon }\n    retry:')).join('\n');
+    expect(problems).toMatch(/^destinations\[0\]\.circuit_breaker\.failure_rate: /m);
+    expect(problems).toMatch(/^destinations\[0\]\.circuit_breaker\.min_requests: /m);
+    expect(problems).toMatch(/^destinations\[0\]\.circuit_breaker\.window: /m);
   });
 });

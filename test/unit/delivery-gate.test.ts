@@ -210,3 +210,64 @@ describe('held deliveries spend no attempt', () => {
     store.pausedDestinations = original;
   });
 });
+
+describe('circuit breaker defaults: failure rate over a window', () => {
+  const sampled = destination({ id: 'crm-main', url: 'http://crm.test/leads', retry: { delaysMs: [1_000, 300_000] } });
+
+  it('half the requests failing never opens it; more than 90 % of at least 20 in 30 s does', async () => {
+    const send = (code: number) => breakers.execute(sampled, async () => status(code));
+    for (let i = 0; i < 200; i++) {
+      at(i * 100);
+      await send(i % 2 === 0 ? 503 : 200);
+    }
+    expect(breakers.state('crm-main')).toBe('closed');
+    // Down: the window still holds the successes above, so it takes a while, but fewer than 3 × 20.
+    let failures = 0;
+    while (breakers.state('crm-main') === 'closed' && failures < 1_000) {
+      at(20_000 + failures * 100);
+      await send(503);
+      failures += 1;
+    }
+    expect(breakers.state('crm-main')).toBe('open');
+    expect(failures).toBeLessThan(300);
+    // Fresh breaker, CRM down from the start: opens at the 20th request, not before.
+    const fresh = new CircuitBreakers({ metrics, logger: pino({ level: 'silent' }), random: () => 0 });
+    for (let i = 1; i <= 20; i++) {
+      at(100_000 + i * 10);
+      expect(fresh.state('crm-main')).toBe('closed');
+      await fresh.execute(sampled, async () => status(503));
+    }
+    expect(fresh.state('crm-main')).toBe('open');
+    expect(fresh.heldUntil(sampled)).toBe(T0 + 100_200 + 5_000); // half_open_after 5 s by default
+  });
+
+  it('a failed probe is recorded but keeps the lead in its schedule and brings it back with the next probe', async () => {
+    const h = createDeliveryHandler({
+      config: makeConfig({ destinations: [sampled] }),
+      store,
+      client,
+      metrics,
+      logger: pino({ level: 'silent' }),
+      gate: createDeliveryGate({ store, breakers, limits: new MemoryDestinationLimits(), metrics, random: () => 0.5 }),
+      random: () => 0.5,
+      userAgent: 'leadgate/test',
+    });
+    const ids = await deliveries(21);
+    client.answer = status(503);
+    for (const id of ids.slice(0, 20)) await h({ deliveryId: id, runAt: Date.now() });
+    expect(breakers.state('crm-main')).toBe('open');
+    at(5_000);
+    const probe = ids[20]!;
+    expect(await h({ deliveryId: probe, runAt: Date.now() })).toEqual({ retryAt: T0 + 10_000 });
+    expect(client.sent).toHaveLength(21);
+    // Recorded, but still at the start of its schedule: its first delay comes after the next probe, not 5 min later.
+    expect(await store.getDelivery(probe)).toMatchObject({ status: 'pending', attempts: 1, cycleAttempts: 0, nextAttemptAt: T0 + 10_000 });
+    // A normal failure moved along the schedule.
+    expect(await store.getDelivery(ids[0]!)).toMatchObject({ attempts: 1, cycleAttempts: 1 });
+    client.answer = status(200);
+    at(10_000);
+    expect(await h({ deliveryId: probe, runAt: Date.now() })).toBeUndefined();
+    expect(breakers.state('crm-main')).toBe('closed');
+    expect(await store.getDelivery(probe)).toMatchObject({ status: 'delivered', attempts: 2 });
+  });
+});

@@ -316,3 +316,18 @@ describe('worker', () => {
     expect(calls).toEqual(['consume', 'stop']);
   });
 });
+
+describe('preloaded jobs (the embedded queue hands over what the ingest just committed)', () => {
+  it('uses the delivery and lead the job carries, reading neither from the store, and records as usual', async () => {
+    const d = store.addDelivery();
+    let reads = 0;
+    store.getDelivery = async () => ((reads += 1), null);
+    store.getLead = async () => ((reads += 1), null);
+    expect(await handler({ ...job(d.id), preloaded: { delivery: d, lead } })).toBeUndefined();
+    expect(reads).toBe(0);
+    expect(client.sent).toHaveLength(1);
+    expect(client.sent[0]!.headers['webhook-id']).toBe(d.id);
+    expect(JSON.parse(client.sent[0]!.body).data.id).toBe(lead.id);
+    expect(store.recorded.map((r) => r.status)).toEqual(['delivered']);
+  });
+});

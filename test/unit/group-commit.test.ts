@@ -36,6 +36,20 @@ describe('SqliteDatabase group commit', () => {
     expect(db.commits - before).toBe(2);
   });
 
+  it('a deferred write waits for company: an urgent write in the meantime commits both at once', async () => {
+    const before = db.commits;
+    const deferred = db.write(insert(1, 'a'), { deferMs: 60_000 });
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(count()).toBe(0); // still waiting
+    await Promise.all([db.write(insert(2, 'b')), deferred]);
+    expect(db.commits - before).toBe(1);
+    expect(count()).toBe(2);
+    // Alone, it commits once its delay is over.
+    await db.write(insert(3, 'c'), { deferMs: 5 });
+    expect(count()).toBe(3);
+  });
+
   it('a failing write rejects alone; the others in its batch commit', async () => {
     const before = db.commits;
     const outcomes = await Promise.allSettled([

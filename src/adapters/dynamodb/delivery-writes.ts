@@ -53,7 +53,7 @@ export async function recordAttempt(ctx: DynamoContext, result: AttemptResult): 
         deliveredAt: result.status === 'delivered' ? attempt.startedAt + attempt.durationMs : null,
         updatedAt: now,
       },
-      { add: ['attempts', 'cycleAttempts'] },
+      { add: result.keepsSchedule ? ['attempts'] : ['attempts', 'cycleAttempts'] },
     );
     try {
       await ctx.doc.send(

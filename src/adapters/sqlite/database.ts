@@ -70,6 +70,7 @@ export class SqliteDatabase {
   private readonly migrationsDir: string;
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
+  private deferred: NodeJS.Timeout | null = null;
   private closed = false;
   private users = 0;
 
@@ -136,15 +137,31 @@ export class SqliteDatabase {
    * writes undone, the others' kept). `fn` must be synchronous (it runs inside the transaction)
    * and touch nothing but the database: when a write in the batch throws, the batch runs again.
    */
-  write<T>(fn: () => T): Promise<T> {
+  write<T>(fn: () => T, options?: { deferMs?: number }): Promise<T> {
     if (this.closed) return Promise.reject(new DatabaseClosedError());
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
+      if (this.flushScheduled) return;
+      const deferMs = options?.deferMs ?? 0;
+      if (deferMs > 0) {
+        // Not urgent (a worker's attempt record): wait a little for company, so one COMMIT
+        // (one fsync) carries more writes; any urgent write meanwhile flushes them all at once.
+        this.deferred ??= setTimeout(() => {
+          this.deferred = null;
+          this.scheduleFlush();
+        }, deferMs);
+        return;
       }
+      this.scheduleFlush();
     });
+  }
+
+  private scheduleFlush(): void {
+    if (this.deferred) clearTimeout(this.deferred);
+    this.deferred = null;
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
   }
 
   /** Registers an adapter using this connection; the last one to release it closes it. */
@@ -162,6 +179,8 @@ export class SqliteDatabase {
   /** Flushes queued writes, then closes the connection. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.deferred) clearTimeout(this.deferred);
+    this.deferred = null;
     while (this.queue.length > 0) this.flush();
     this.closed = true;
     this.statements.clear();
@@ -178,6 +197,8 @@ export class SqliteDatabase {
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.deferred) clearTimeout(this.deferred); // this flush takes the deferred writes too
+    this.deferred = null;
     const batch = this.queue.splice(0, MAX_BATCH);
     if (this.queue.length > 0) {
       this.flushScheduled = true;

@@ -1,5 +1,6 @@
 import type { Job, JobHandler, JobQueue } from '../../ports/job-queue.js';
 import type { SqliteDatabase } from './database.js';
+import type { HandedOff, SqliteHandoff } from './handoff.js';
 
 export interface SqliteJobQueueOptions {
   /** How long a claimed delivery stays hidden from other workers; a crashed worker's jobs return after it. */
@@ -11,6 +12,8 @@ export interface SqliteJobQueueOptions {
   now?: () => number;
   /** Called when a handler rejects (the job comes back once its lease expired). Never given personal data by the queue. */
   onError?: (error: unknown) => void;
+  /** Deliveries handed over by the store's ingest in this process while consuming (see handoff.ts). */
+  handoff?: SqliteHandoff;
 }
 
 // The claim takes due, unleased deliveries oldest first and leases them in one statement, so two
@@ -19,6 +22,9 @@ const CLAIM = `UPDATE deliveries SET lease_until = ? WHERE id IN (
     SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
       AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?)
   RETURNING id, next_attempt_at`;
+// The same rows as CLAIM, read only: most wake-ups find nothing, and a read costs no transaction.
+const ANY_CLAIMABLE = `SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+  AND (lease_until IS NULL OR lease_until <= ?) LIMIT 1`;
 const LEASE_OF = 'SELECT lease_until FROM deliveries WHERE id = ?';
 // Only touches the row if this worker's lease still holds it (the lease value is the token).
 const SET_LEASE = 'UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_until = ?';
@@ -28,6 +34,8 @@ const NEXT_DUE = `SELECT next_attempt_at FROM deliveries WHERE status = 'pending
 interface Claimed {
   job: Job;
   lease: number;
+  /** Came through the hand-off rather than a claim of the table. */
+  handedOff?: boolean;
 }
 
 /**
@@ -44,6 +52,10 @@ export class SqliteJobQueue implements JobQueue {
   private readonly now: () => number;
   private readonly onError: ((error: unknown) => void) | undefined;
   private readonly release: () => Promise<void>;
+  private readonly handoff: SqliteHandoff | undefined;
+  /** Handed-off deliveries waiting for a free slot, oldest first. */
+  private handed: HandedOff[] = [];
+  private handedHead = 0;
 
   private handler: JobHandler | null = null;
   private concurrency = 1;
@@ -63,6 +75,7 @@ export class SqliteJobQueue implements JobQueue {
     this.batchSize = options.batchSize ?? 100;
     this.now = options.now ?? Date.now;
     this.onError = options.onError;
+    this.handoff = options.handoff;
     this.release = database.acquire();
   }
 
@@ -84,14 +97,22 @@ export class SqliteJobQueue implements JobQueue {
     this.handler = handler;
     this.concurrency = Math.max(1, Math.floor(options.concurrency));
     this.running = true;
+    this.handoff?.attach((items) => this.receive(items), this.leaseMs);
     this.wake();
   }
 
   /** Stops claiming, waits for running handlers; a claim that lands after stop is released unstarted. */
   async stop(): Promise<void> {
     this.running = false;
+    this.handoff?.detach();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // Handed off but not started: give them back to the table now rather than at lease expiry.
+    const unstarted = this.takeHanded(Infinity);
+    if (unstarted.length > 0) {
+      this.handoff?.finished(unstarted.length);
+      await Promise.all(unstarted.map((c) => this.setLease(c, null).catch((error: unknown) => this.report(error))));
+    }
     while (this.claiming || this.active.size > 0) {
       await Promise.all([this.claiming, ...this.active]);
     }
@@ -126,15 +147,73 @@ export class SqliteJobQueue implements JobQueue {
     });
   }
 
+  /** From the store's ingest, after COMMIT: run at once where a slot is free, else wait in line. */
+  private receive(items: HandedOff[]): void {
+    for (const item of items) this.handed.push(item);
+    this.startHanded();
+  }
+
+  /**
+   * Starts waiting handed-off deliveries in the free slots. While the table has claimable work
+   * (`tableWaiting`), an eighth of the slots stays for its claims, so retries and backlog are not
+   * starved by a steady flow of new leads; otherwise every slot may take them.
+   */
+  private startHanded(tableWaiting = true): void {
+    if (!this.running) return;
+    const cap = tableWaiting ? this.concurrency - Math.floor(this.concurrency / 8) : this.concurrency;
+    const free = Math.max(0, cap - this.active.size);
+    for (const claimed of this.takeHanded(free)) this.run(claimed);
+  }
+
+  /** Up to `n` waiting handed-off deliveries; one whose lease ran out is left to the table's claim. */
+  private takeHanded(n: number): Claimed[] {
+    const out: Claimed[] = [];
+    const now = this.now();
+    while (out.length < n && this.handedHead < this.handed.length) {
+      const item = this.handed[this.handedHead]!;
+      this.handedHead += 1;
+      if (item.lease <= now) {
+        this.handoff?.finished(1);
+        continue;
+      }
+      out.push({
+        job: { deliveryId: item.delivery.id, runAt: item.delivery.nextAttemptAt ?? now, preloaded: { delivery: item.delivery, lead: item.lead } },
+        lease: item.lease,
+        handedOff: true,
+      });
+    }
+    if (this.handedHead === this.handed.length) {
+      this.handed = [];
+      this.handedHead = 0;
+    } else if (this.handedHead > 1024) {
+      // A line that never empties (a steady flow) must not keep every item it ever held.
+      this.handed = this.handed.slice(this.handedHead);
+      this.handedHead = 0;
+    }
+    return out;
+  }
+
   private claim(): void {
     if (!this.running || this.claiming) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.startHanded();
     const free = Math.min(this.concurrency - this.active.size, this.batchSize);
     if (free <= 0) return; // a handler finishing wakes us
     this.wakeAgain = false;
     const now = this.now();
     const lease = now + this.leaseMs;
+    let claimable = true;
+    try {
+      claimable = this.database.statement(ANY_CLAIMABLE).get(now, now) !== undefined;
+    } catch {
+      // Unreadable: let the claim's write report it.
+    }
+    if (!claimable) {
+      this.startHanded(false);
+      this.scheduleTimer(false);
+      return;
+    }
     const claimed = this.database
       .write(() => this.database.statement(CLAIM).all(lease, now, now, free) as Array<{ id: string; next_attempt_at: number }>)
       .then(
@@ -204,6 +283,9 @@ export class SqliteJobQueue implements JobQueue {
       .catch((error: unknown) => this.report(error))
       .finally(() => {
         this.active.delete(task);
+        if (claimed.handedOff) this.handoff?.finished(1);
+        // A freed slot goes to a waiting handed-off delivery at once; the claim wakes up too.
+        if (this.handedHead < this.handed.length) this.startHanded();
         this.wake();
       });
     this.active.add(task);

@@ -16,6 +16,7 @@ import type {
 } from '../../ports/lead-store.js';
 import type { SqliteDatabase } from './database.js';
 import { attemptCounts, countLeads, listLeads } from './ops-queries.js';
+import type { HandedOff, SqliteHandoff } from './handoff.js';
 import {
   attemptParams,
   clampLimit,
@@ -32,6 +33,13 @@ import {
 export interface SqliteLeadStoreOptions {
   /** Clock, for tests. */
   now?: () => number;
+  /** Hands committed deliveries to this process's worker (`leadgate serve`); see handoff.ts. */
+  handoff?: SqliteHandoff;
+  /**
+   * How long an attempt's write may wait for other writes to share its COMMIT (ms, default 0).
+   * Nothing answers 2xx on it: a crash in that window only means the CRM gets that delivery again.
+   */
+  attemptWriteDeferMs?: number;
 }
 
 /** Expired idempotency keys are pruned every this many ingests, a bounded batch at a time. */
@@ -41,7 +49,7 @@ const PRUNE_BATCH = 500;
 const SQL = {
   insertLead: 'INSERT INTO leads (id, brand, status, received_at, data) VALUES (?, ?, ?, ?, ?)',
   insertDelivery: `INSERT INTO deliveries (id, lead_id, destination, status, attempts, cycle_attempts,
-      next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, 0, ?, ?, ?)`,
+      next_attempt_at, created_at, updated_at, lease_until) VALUES (?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)`,
   getKey: 'SELECT body_hash, lead_id, expires_at FROM idempotency_keys WHERE brand = ? AND key = ?',
   upsertKey: `INSERT INTO idempotency_keys (brand, key, body_hash, lead_id, expires_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (brand, key) DO UPDATE SET body_hash = excluded.body_hash, lead_id = excluded.lead_id,
@@ -60,7 +68,7 @@ const SQL = {
   insertAttempt: `INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error_class,
       error, response_body, outcome) VALUES (@delivery_id, @number, @started_at, @duration_ms, @status_code,
       @error_class, @error, @response_body, @outcome)`,
-  applyAttempt: `UPDATE deliveries SET attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
+  applyAttempt: `UPDATE deliveries SET attempts = attempts + 1, cycle_attempts = cycle_attempts + ?,
       last_status_code = ?, last_error = ?, status = ?, next_attempt_at = ?, delivered_at = ?, lease_until = NULL,
       updated_at = ? WHERE id = ? AND status = 'pending'`,
   // delivered_at goes back to NULL: a replayed delivery is pending again until it is delivered again.
@@ -88,6 +96,8 @@ const SQL = {
 export class SqliteLeadStore implements LeadStore {
   private readonly now: () => number;
   private readonly release: () => Promise<void>;
+  private readonly handoff: SqliteHandoff | undefined;
+  private readonly attemptWrite: { deferMs: number };
   private ingests = 0;
 
   constructor(
@@ -95,6 +105,8 @@ export class SqliteLeadStore implements LeadStore {
     options: SqliteLeadStoreOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.handoff = options.handoff;
+    this.attemptWrite = { deferMs: options.attemptWriteDeferMs ?? 0 };
     this.release = database.acquire();
   }
 
@@ -111,7 +123,11 @@ export class SqliteLeadStore implements LeadStore {
   ingest(command: IngestCommand): Promise<IngestResult> {
     const { lead, deliveries, idempotency, fingerprints } = command;
     const prune = ++this.ingests % PRUNE_EVERY === 0;
-    return this.database.write((): IngestResult => {
+    const handoff = this.handoff;
+    const ticket = handoff?.newTicket();
+    let receivedAt = 0;
+    let insertedAt = 0;
+    const written = this.database.write((): IngestResult => {
       const now = this.now();
       if (prune) {
         this.stmt('pruneKeys').run(now);
@@ -127,11 +143,14 @@ export class SqliteLeadStore implements LeadStore {
             : { kind: 'key_reused' };
         }
       }
-      const receivedAt = receivedAtMs(lead, now);
+      receivedAt = receivedAtMs(lead, now);
+      insertedAt = now;
       this.stmt('insertLead').run(lead.id, lead.brand, lead.status, receivedAt, JSON.stringify(lead));
+      // The claim is written with the insert: the worker of this process takes these after COMMIT.
+      const lease = handoff && ticket ? handoff.reserve(ticket, deliveries.length, now) : null;
       const insertDelivery = this.stmt('insertDelivery');
       for (const delivery of deliveries) {
-        insertDelivery.run(delivery.id, lead.id, delivery.destination, receivedAt, now, now);
+        insertDelivery.run(delivery.id, lead.id, delivery.destination, receivedAt, now, now, lease);
       }
       if (idempotency) {
         this.stmt('upsertKey').run(lead.brand, idempotency.key, idempotency.bodyHash, lead.id, idempotency.expiresAt);
@@ -142,6 +161,38 @@ export class SqliteLeadStore implements LeadStore {
       }
       return { kind: 'created', leadId: lead.id };
     });
+    if (!handoff || !ticket) return written;
+    return written.then(
+      (result) => {
+        if (result.kind === 'created') {
+          handoff.committed(ticket, () => deliveries.map((d): HandedOff => ({
+            delivery: {
+              id: d.id,
+              leadId: lead.id,
+              destination: d.destination,
+              status: 'pending',
+              attempts: 0,
+              cycleAttempts: 0,
+              lastStatusCode: null,
+              lastError: null,
+              nextAttemptAt: receivedAt,
+              deliveredAt: null,
+              createdAt: insertedAt,
+              updatedAt: insertedAt,
+            },
+            lead,
+            lease: ticket.lease!,
+          })));
+        } else {
+          handoff.cancelled(ticket);
+        }
+        return result;
+      },
+      (error: unknown) => {
+        handoff.cancelled(ticket);
+        throw error;
+      },
+    );
   }
 
   /** One indexed lookup per fingerprint (an email and a phone: two at most), the latest wins. */
@@ -222,6 +273,7 @@ export class SqliteLeadStore implements LeadStore {
       .write(() => {
         const deliveredAt = result.status === 'delivered' ? attempt.startedAt + attempt.durationMs : null;
         const changes = this.stmt('applyAttempt').run(
+          result.keepsSchedule ? 0 : 1,
           attempt.statusCode,
           attempt.error,
           result.status,
@@ -233,7 +285,7 @@ export class SqliteLeadStore implements LeadStore {
         if (changes !== 1) return false;
         if (this.stmt('insertAttempt').run(attemptParams(attempt)).changes === 0) throw new AlreadyRecorded();
         return true;
-      })
+      }, this.attemptWrite)
       .catch((error: unknown) => {
         if (error instanceof AlreadyRecorded) return false;
         throw error;

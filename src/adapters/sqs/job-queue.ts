@@ -4,6 +4,7 @@ import {
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
+  SendMessageCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -11,6 +12,7 @@ import type { Job, JobHandler, JobQueue } from '../../ports/job-queue.js';
 import { SqsDeleteBatcher } from './deletes.js';
 import { migrateSqsQueue, type SqsDlqOptions } from './migrate.js';
 import {
+  MAX_DELAY_SEC,
   chunks,
   enqueueFailure,
   parseJob,
@@ -47,7 +49,11 @@ const POLL_BACKOFF_MAX_MS = 10_000;
  * JobQueue on an SQS standard queue. A message names a delivery (`{"deliveryId"}`; the due time
  * rides in a message attribute) and the store stays the truth, so SQS's at-least-once delivery
  * and a lost message are both harmless: the handler ignores finished deliveries and the sweeper
- * re-enqueues due ones. A retry reuses the message: its visibility is set to the retry time.
+ * re-enqueues due ones. A job handed back with `retryAt` within SQS's 15 min delay (a held
+ * delivery: paused destination, open breaker, limits; or a first retry) goes out again as a new
+ * delayed message and the received one is deleted, so holding a delivery never adds to its
+ * receive count and never walks it towards the DLQ. A later `retryAt` (the schedule's long
+ * delays: a few per delivery) reuses the message: its visibility is set to the retry time.
  * Visibility cannot reach past 12 h after a receive, so a later due time deletes the message
  * and leaves the delivery to the sweeper (the default schedule's longest delay is 10 h).
  */
@@ -260,7 +266,32 @@ export class SqsJobQueue implements JobQueue {
     }
     // A renewal landing after the final change would undo it: let it finish first.
     await stopHeartbeat();
-    if (outcome) return this.hideUntil(handle, outcome.retryAt, receivedAt);
+    if (outcome) return this.handBack(job, handle, outcome.retryAt, receivedAt);
+    return this.remove(handle);
+  }
+
+  /**
+   * Due within the 15 min delay: a new delayed message, then the old one deleted (a failed
+   * delete leaves a duplicate, which the handler finds finished or not yet due). A failed send
+   * keeps the old message and hides it until then instead.
+   */
+  private async handBack(job: Job, handle: string, retryAt: number, receivedAt: number): Promise<void> {
+    const now = this.now();
+    if (retryAt - now > MAX_DELAY_SEC * 1000) return this.hideUntil(handle, retryAt, receivedAt);
+    try {
+      const entry = toEntry({ deliveryId: job.deliveryId, runAt: retryAt }, 0, now);
+      await this.client.send(
+        new SendMessageCommand({
+          QueueUrl: this.queueUrl,
+          MessageBody: entry.MessageBody,
+          DelaySeconds: entry.DelaySeconds,
+          MessageAttributes: entry.MessageAttributes,
+        }),
+      );
+    } catch (error) {
+      this.report(new Error('sqs: re-send failed, hiding the message instead', { cause: error }));
+      return this.hideUntil(handle, retryAt, receivedAt);
+    }
     return this.remove(handle);
   }
 
