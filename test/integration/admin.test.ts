@@ -1,6 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino } from 'pino';
-import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
 import type { Delivery } from '../../src/domain/delivery.js';
@@ -50,7 +49,7 @@ async function start(options: { adminToken?: string | null } = {}): Promise<Harn
     adminToken: options.adminToken === undefined ? TOKEN : options.adminToken,
     now,
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.ready();
   await publicApp.ready();
   current = { app, publicApp, store, queue, metrics, clock };
   return current;
@@ -63,8 +62,9 @@ afterEach(async () => {
 });
 
 async function ingest(h: Harness): Promise<string> {
-  const res = await request(h.publicApp.server).post('/v1/leads').set('X-Api-Key', 'mp-key').send(lead).expect(202);
-  return res.body.id as string;
+  const res = await h.publicApp.inject({ method: 'POST', url: '/v1/leads', headers: { 'x-api-key': 'mp-key' }, payload: lead });
+  expect(res.statusCode).toBe(202);
+  return res.json().id as string;
 }
 
 /** Moves a delivery to dead the way the worker would. */
@@ -87,8 +87,9 @@ async function kill(h: Harness, delivery: Delivery): Promise<void> {
 }
 
 const admin = (h: Harness) => ({
-  get: (path: string) => request(h.app.server).get(path).set('Authorization', `Bearer ${TOKEN}`),
-  post: (path: string) => request(h.app.server).post(path).set('Authorization', `Bearer ${TOKEN}`),
+  get: (url: string) => h.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${TOKEN}` } }),
+  post: (url: string, payload?: InjectOptions['payload']) =>
+    h.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${TOKEN}` }, payload }),
 });
 
 describe('admin API', () => {
@@ -96,16 +97,17 @@ describe('admin API', () => {
     const h = await start();
     const id = await ingest(h);
     for (const auth of [undefined, 'Bearer wrong', `Basic ${TOKEN}`, 'Bearer mp-key']) {
-      const req = request(h.app.server).get(`/v1/leads/${id}`);
-      const res = await (auth === undefined ? req : req.set('Authorization', auth)).expect(401);
-      expect(res.body.error).toBe('unauthorized');
+      const res = await h.app.inject({ method: 'GET', url: `/v1/leads/${id}`, headers: auth === undefined ? {} : { authorization: auth } });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().error).toBe('unauthorized');
     }
   });
 
   it('is not there without a token', async () => {
     const h = await start({ adminToken: null });
-    const res = await request(h.app.server).get('/v1/deliveries').set('Authorization', 'Bearer x').expect(404);
-    expect(res.body.error).toBe('not_found');
+    const res = await h.app.inject({ method: 'GET', url: '/v1/deliveries', headers: { authorization: 'Bearer x' } });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error).toBe('not_found');
   });
 
   it('shows a lead with its deliveries and their history', async () => {
@@ -115,15 +117,17 @@ describe('admin API', () => {
     if (!first) throw new Error('no delivery');
     await kill(h, first);
 
-    const res = await admin(h).get(`/v1/leads/${id}`).expect(200);
-    expect(res.body).toMatchObject({
+    const res = await admin(h).get(`/v1/leads/${id}`);
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({
       id,
       brand: 'merciplus',
       status: 'routed',
       received_at: new Date(T0).toISOString(),
       contact: { email: 'camille.martin@example.fr', phone: '+33612345678' },
     });
-    const dead = (res.body.deliveries as Array<Record<string, unknown>>).find((d) => d.id === first.id);
+    const dead = (body.deliveries as Array<Record<string, unknown>>).find((d) => d.id === first.id);
     expect(dead).toMatchObject({
       destination: first.destination,
       status: 'dead',
@@ -134,15 +138,18 @@ describe('admin API', () => {
       delivered_at: null,
       history: [{ number: 1, status_code: 400, outcome: 'dead', started_at: new Date(T0).toISOString() }],
     });
-    const pending = (res.body.deliveries as Array<Record<string, unknown>>).find((d) => d.id !== first.id);
+    const pending = (body.deliveries as Array<Record<string, unknown>>).find((d) => d.id !== first.id);
     expect(pending).toMatchObject({ status: 'pending', next_attempt_at: new Date(T0).toISOString(), history: [] });
   });
 
   it('answers 404 for an unknown lead or delivery and 400 for a malformed id', async () => {
     const h = await start();
-    expect((await admin(h).get('/v1/leads/0190f0d0-0000-7000-8000-000000000000').expect(404)).body.error).toBe('not_found');
-    expect((await admin(h).post('/v1/deliveries/nope/replay').expect(404)).body.error).toBe('not_found');
-    expect((await admin(h).get('/v1/leads/a%20b').expect(400)).body.error).toBe('validation_failed');
+    const unknownLead = await admin(h).get('/v1/leads/0190f0d0-0000-7000-8000-000000000000');
+    expect([unknownLead.statusCode, unknownLead.json().error]).toEqual([404, 'not_found']);
+    const unknownDelivery = await admin(h).post('/v1/deliveries/nope/replay');
+    expect([unknownDelivery.statusCode, unknownDelivery.json().error]).toEqual([404, 'not_found']);
+    const malformed = await admin(h).get('/v1/leads/a%20b');
+    expect([malformed.statusCode, malformed.json().error]).toEqual([400, 'validation_failed']);
   });
 
   it('pages through deliveries with a cursor, filtered by status and destination', async () => {
@@ -155,26 +162,30 @@ describe('admin API', () => {
     let cursor: string | null = null;
     do {
       const url: string = `/v1/deliveries?destination=crm-main&status=pending&limit=2${cursor ? `&cursor=${cursor}` : ''}`;
-      const res = await admin(h).get(url).expect(200);
-      expect(res.body.items.length).toBeLessThanOrEqual(2);
-      for (const item of res.body.items as Array<{ id: string; destination: string }>) {
+      const res = await admin(h).get(url);
+      expect(res.statusCode).toBe(200);
+      const body = res.json();
+      expect(body.items.length).toBeLessThanOrEqual(2);
+      for (const item of body.items as Array<{ id: string; destination: string }>) {
         expect(item.destination).toBe('crm-main');
         seen.push(item.id);
       }
-      cursor = res.body.next_cursor as string | null;
+      cursor = body.next_cursor as string | null;
     } while (cursor !== null);
     expect(seen).toHaveLength(5);
     expect(new Set(seen).size).toBe(5);
 
-    const dead = await admin(h).get('/v1/deliveries?status=dead').expect(200);
-    expect(dead.body).toEqual({ items: [], next_cursor: null });
+    const dead = await admin(h).get('/v1/deliveries?status=dead');
+    expect(dead.statusCode).toBe(200);
+    expect(dead.json()).toEqual({ items: [], next_cursor: null });
   });
 
   it('validates the list query', async () => {
     const h = await start();
     for (const query of ['limit=0', 'limit=501', 'limit=abc', 'status=lost', 'destination=BAD!', 'unknown=1', 'status=dead&status=pending']) {
-      const res = await admin(h).get(`/v1/deliveries?${query}`).expect(400);
-      expect(res.body.error, query).toBe('validation_failed');
+      const res = await admin(h).get(`/v1/deliveries?${query}`);
+      expect(res.statusCode, query).toBe(400);
+      expect(res.json().error, query).toBe('validation_failed');
     }
   });
 
@@ -186,8 +197,9 @@ describe('admin API', () => {
     await kill(h, first);
     const before = h.queue.jobs.length;
 
-    const res = await admin(h).post(`/v1/deliveries/${first.id}/replay`).expect(202);
-    expect(res.body).toEqual({ id: first.id, status: 'pending' });
+    const res = await admin(h).post(`/v1/deliveries/${first.id}/replay`);
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ id: first.id, status: 'pending' });
     expect((await h.store.getDelivery(first.id))?.status).toBe('pending');
     await h.queue.waitForJobs(before + 1);
     expect(h.queue.jobs.at(-1)?.deliveryId).toBe(first.id);
@@ -200,34 +212,38 @@ describe('admin API', () => {
     for (const d of main) await kill(h, d);
     const before = h.queue.jobs.length;
 
-    const res = await admin(h).post('/v1/deliveries/replay').send({ destination: 'crm-main', status: 'dead' }).expect(202);
-    expect(res.body).toEqual({ replayed: 3 });
+    const res = await admin(h).post('/v1/deliveries/replay', { destination: 'crm-main', status: 'dead' });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ replayed: 3 });
     await h.queue.waitForJobs(before + 3);
 
-    const none = await admin(h)
-      .post('/v1/deliveries/replay')
-      .send({ destination: 'crm-main', status: 'dead', since: '2026-03-01T11:00:00Z' })
-      .expect(202);
-    expect(none.body).toEqual({ replayed: 0 });
+    const none = await admin(h).post('/v1/deliveries/replay', { destination: 'crm-main', status: 'dead', since: '2026-03-01T11:00:00Z' });
+    expect(none.statusCode).toBe(202);
+    expect(none.json()).toEqual({ replayed: 0 });
   });
 
   it('validates the bulk replay body', async () => {
     const h = await start();
     for (const body of [{}, { destination: 'crm-main' }, { destination: 'crm-main', status: 'pending' }, { destination: 'crm-main', status: 'dead', since: 'yesterday' }, { destination: 'crm-main', status: 'dead', extra: 1 }]) {
-      const res = await admin(h).post('/v1/deliveries/replay').send(body).expect(400);
-      expect(res.body.error).toBe('validation_failed');
+      const res = await admin(h).post('/v1/deliveries/replay', body);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toBe('validation_failed');
     }
-    const reversed = await admin(h)
-      .post('/v1/deliveries/replay')
-      .send({ destination: 'crm-main', status: 'dead', since: '2026-03-02T00:00:00Z', until: '2026-03-01T00:00:00Z' })
-      .expect(400);
-    expect(reversed.body.details).toEqual([{ path: '/until', message: expect.any(String) }]);
+    const reversed = await admin(h).post('/v1/deliveries/replay', {
+      destination: 'crm-main',
+      status: 'dead',
+      since: '2026-03-02T00:00:00Z',
+      until: '2026-03-01T00:00:00Z',
+    });
+    expect(reversed.statusCode).toBe(400);
+    expect(reversed.json().details).toEqual([{ path: '/until', message: expect.any(String) }]);
   });
 
   it('answers 503 when the store is down', async () => {
     const h = await start();
     h.store.down = true;
-    const res = await admin(h).get('/v1/deliveries').expect(503);
-    expect(res.body.error).toBe('unavailable');
+    const res = await admin(h).get('/v1/deliveries');
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error).toBe('unavailable');
   });
 });

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
 import { loggerOptions } from '../../src/observability/logger.js';
@@ -61,7 +60,7 @@ async function start(): Promise<Harness> {
   const metrics = createMetrics();
   let draining = false;
   const app = await buildTestPublicApp({ config, store, queue, metrics, logger, isDraining: () => draining });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.ready();
   current = { app, store, queue, metrics, logs, setDraining: (v) => (draining = v) };
   return current;
 }
@@ -71,20 +70,25 @@ afterEach(async () => {
   current = null;
 });
 
-const post = (h: Harness, body: unknown = lead) =>
-  request(h.app.server).post('/v1/leads').set('Authorization', 'Bearer mp-key-1').send(body as object);
+/** POST /v1/leads: `send` with exactly these headers, `post` as merciplus (its first secret key). */
+const send = (h: Harness, headers: Record<string, string>, body: object | string = lead) =>
+  h.app.inject({ method: 'POST', url: '/v1/leads', headers, payload: body });
+const post = (h: Harness, body: object = lead, headers: Record<string, string> = {}) =>
+  send(h, { authorization: 'Bearer mp-key-1', ...headers }, body);
 
 describe('POST /v1/leads', () => {
   it('accepts a lead: 202, Location, normalised and durable, then enqueued', async () => {
     const h = await start();
-    const res = await post(h).set('X-Request-Id', 'req-123').expect(202);
-    expect(res.body).toEqual({ id: expect.any(String), status: 'accepted' });
-    expect(res.headers.location).toBe(`/v1/leads/${res.body.id}`);
+    const res = await post(h, lead, { 'x-request-id': 'req-123' });
+    expect(res.statusCode).toBe(202);
+    const body = res.json();
+    expect(body).toEqual({ id: expect.any(String), status: 'accepted' });
+    expect(res.headers.location).toBe(`/v1/leads/${body.id}`);
     expect(res.headers['x-request-id']).toBe('req-123');
 
-    const stored = h.store.leads.get(res.body.id);
+    const stored = h.store.leads.get(body.id);
     expect(stored).toMatchObject({
-      id: res.body.id,
+      id: body.id,
       brand: 'merciplus',
       status: 'routed',
       service: 'menage',
@@ -95,26 +99,22 @@ describe('POST /v1/leads', () => {
 
     const deliveries = [...h.store.deliveries.values()];
     expect(deliveries).toHaveLength(1);
-    expect(deliveries[0]).toMatchObject({ leadId: res.body.id, destination: 'crm-main', status: 'pending' });
-    expect(deliveries[0]?.id).not.toBe(res.body.id);
+    expect(deliveries[0]).toMatchObject({ leadId: body.id, destination: 'crm-main', status: 'pending' });
+    expect(deliveries[0]?.id).not.toBe(body.id);
     await h.queue.waitForJobs(1);
     expect(h.queue.jobs[0]?.deliveryId).toBe(deliveries[0]?.id);
 
     const accepted = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'lead accepted');
-    expect(accepted).toMatchObject({ leadId: res.body.id, brand: 'merciplus', deliveries: 1, unrouted: false, reqId: 'req-123' });
+    expect(accepted).toMatchObject({ leadId: body.id, brand: 'merciplus', deliveries: 1, unrouted: false, reqId: 'req-123' });
     const allLogs = h.logs.join('\n');
     for (const value of PERSONAL) expect(allLogs).not.toContain(value);
   });
 
   it('accepts X-Api-Key and every key of a brand; replaces an unsafe request id', async () => {
     const h = await start();
-    await request(h.app.server).post('/v1/leads').set('X-Api-Key', 'mp-key-2').send(lead).expect(202);
-    const res = await request(h.app.server)
-      .post('/v1/leads')
-      .set('Authorization', 'bearer mp-key-1')
-      .set('X-Request-Id', 'evil\tline')
-      .send(lead)
-      .expect(202);
+    expect((await send(h, { 'x-api-key': 'mp-key-2' })).statusCode).toBe(202);
+    const res = await send(h, { authorization: 'bearer mp-key-1', 'x-request-id': 'evil\tline' });
+    expect(res.statusCode).toBe(202);
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -124,69 +124,74 @@ describe('POST /v1/leads', () => {
     ['an unknown X-Api-Key', { 'X-Api-Key': 'nope' }],
     ['a Basic scheme', { Authorization: 'Basic bXAta2V5LTE6' }],
     ['two different keys', { Authorization: 'Bearer mp-key-1', 'X-Api-Key': 'lim-key' }],
-  ])('answers 401 for %s', async (_name, headers) => {
+  ])('answers 401 for %s', async (_name, headers: Record<string, string>) => {
     const h = await start();
-    const res = await request(h.app.server).post('/v1/leads').set(headers).send(lead).expect(401);
-    expect(res.body).toEqual({ error: 'unauthorized', message: expect.any(String) });
+    const res = await send(h, headers);
+    expect(res.statusCode).toBe(401);
+    expect(res.json()).toEqual({ error: 'unauthorized', message: expect.any(String) });
     expect(h.store.leads.size).toBe(0);
   });
 
   it('refuses a browser origin the brand does not list, allows its own', async () => {
     const h = await start();
-    const fromPage = (origin: string) =>
-      request(h.app.server).post('/v1/leads').set('Authorization', 'Bearer mp-publishable-key-0123456789').set('Origin', origin).send(lead);
-    const denied = await fromPage('https://evil.example').expect(403);
-    expect(denied.body.error).toBe('origin_not_allowed');
-    const allowed = await fromPage(ORIGIN).expect(202);
+    const fromPage = (origin: string) => send(h, { authorization: 'Bearer mp-publishable-key-0123456789', origin });
+    const denied = await fromPage('https://evil.example');
+    expect(denied.statusCode).toBe(403);
+    expect(denied.json().error).toBe('origin_not_allowed');
+    const allowed = await fromPage(ORIGIN);
+    expect(allowed.statusCode).toBe(202);
     expect(allowed.headers['access-control-allow-origin']).toBe(ORIGIN);
     expect(allowed.headers['access-control-expose-headers']).toContain('Location');
   });
 
   it('answers CORS preflights for configured origins only', async () => {
     const h = await start();
-    const ok = await request(h.app.server)
-      .options('/v1/leads')
-      .set('Origin', ORIGIN)
-      .set('Access-Control-Request-Method', 'POST')
-      .set('Access-Control-Request-Headers', 'content-type,idempotency-key')
-      .expect(204);
+    const ok = await h.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/leads',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,idempotency-key' },
+    });
+    expect(ok.statusCode).toBe(204);
     expect(ok.headers['access-control-allow-origin']).toBe(ORIGIN);
     expect(ok.headers['access-control-allow-methods']).toBe('POST');
     expect(ok.headers['access-control-allow-headers']).toContain('Idempotency-Key');
-    const other = await request(h.app.server)
-      .options('/v1/leads')
-      .set('Origin', 'https://evil.example')
-      .set('Access-Control-Request-Method', 'POST');
+    const other = await h.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/leads',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
     // Only the ingest endpoint speaks CORS: no preflight or CORS header anywhere else.
-    const elsewhere = await request(h.app.server)
-      .options('/health/live')
-      .set('Origin', ORIGIN)
-      .set('Access-Control-Request-Method', 'GET')
-      .expect(404);
+    const elsewhere = await h.app.inject({
+      method: 'OPTIONS',
+      url: '/health/live',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'GET' },
+    });
+    expect(elsewhere.statusCode).toBe(404);
     expect(elsewhere.headers['access-control-allow-origin']).toBeUndefined();
-    const live = await request(h.app.server).get('/health/live').set('Origin', ORIGIN).expect(200);
+    const live = await h.app.inject({ method: 'GET', url: '/health/live', headers: { origin: ORIGIN } });
+    expect(live.statusCode).toBe(200);
     expect(live.headers['access-control-allow-origin']).toBeUndefined();
-    const unknown = await request(h.app.server).post('/v1/leadz').set('Origin', ORIGIN).send({}).expect(404);
+    const unknown = await h.app.inject({ method: 'POST', url: '/v1/leadz', headers: { origin: ORIGIN }, payload: {} });
+    expect(unknown.statusCode).toBe(404);
     expect(unknown.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('answers 415, 413 and 400 invalid_json for bodies it cannot read', async () => {
     const h = await start();
-    const auth = { Authorization: 'Bearer mp-key-1' };
-    const text = await request(h.app.server).post('/v1/leads').set(auth).set('Content-Type', 'text/plain').send('hi').expect(415);
-    expect(text.body.error).toBe('unsupported_media_type');
-    const latin = await request(h.app.server)
-      .post('/v1/leads')
-      .set(auth)
-      .set('Content-Type', 'application/json; charset=iso-8859-1')
-      .send(JSON.stringify(lead))
-      .expect(415);
-    expect(latin.body.error).toBe('unsupported_media_type');
-    const big = await post(h, { ...lead, message: 'x'.repeat(70 * 1024) }).expect(413);
-    expect(big.body.error).toBe('payload_too_large');
-    const broken = await request(h.app.server).post('/v1/leads').set(auth).set('Content-Type', 'application/json').send('{"a":').expect(400);
-    expect(broken.body).toEqual({ error: 'invalid_json', message: expect.any(String) });
+    const auth = { authorization: 'Bearer mp-key-1' };
+    const text = await send(h, { ...auth, 'content-type': 'text/plain' }, 'hi');
+    expect(text.statusCode).toBe(415);
+    expect(text.json().error).toBe('unsupported_media_type');
+    const latin = await send(h, { ...auth, 'content-type': 'application/json; charset=iso-8859-1' }, JSON.stringify(lead));
+    expect(latin.statusCode).toBe(415);
+    expect(latin.json().error).toBe('unsupported_media_type');
+    const big = await post(h, { ...lead, message: 'x'.repeat(70 * 1024) });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().error).toBe('payload_too_large');
+    const broken = await send(h, { ...auth, 'content-type': 'application/json' }, '{"a":');
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json()).toEqual({ error: 'invalid_json', message: expect.any(String) });
   });
 
   it('lists every validation error at once, without echoing values', async () => {
@@ -197,20 +202,23 @@ describe('POST /v1/leads', () => {
       consent: { contact: 'yes' },
       meta: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v'])),
       extra: true,
-    }).expect(400);
-    expect(res.body.error).toBe('validation_failed');
-    const paths = (res.body.details as Array<{ path: string }>).map((d) => d.path);
+    });
+    expect(res.statusCode).toBe(400);
+    const body = res.json();
+    expect(body.error).toBe('validation_failed');
+    const paths = (body.details as Array<{ path: string }>).map((d) => d.path);
     expect(paths).toEqual(
       expect.arrayContaining(['/extra', '/contact/email', '/contact/first_name', '/contact/nickname', '/service', '/consent/contact', '/meta']),
     );
-    expect(JSON.stringify(res.body)).not.toContain('Camille');
+    expect(JSON.stringify(body)).not.toContain('Camille');
     expect(h.store.leads.size).toBe(0);
   });
 
   it('rejects an unknown top-level field instead of dropping it', async () => {
     const h = await start();
-    const res = await post(h, { ...lead, priority: 'high' }).expect(400);
-    expect(res.body.details).toEqual([{ path: '/priority', message: 'is not allowed' }]);
+    const res = await post(h, { ...lead, priority: 'high' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().details).toEqual([{ path: '/priority', message: 'is not allowed' }]);
   });
 
   it('keeps the referrer and first and last touch, and refuses unknown keys inside a touch', async () => {
@@ -218,28 +226,32 @@ describe('POST /v1/leads', () => {
     const first_touch = { url: 'https://www.merci-plus.example/?utm_source=x', referrer: 'https://www.google.com/', utm: { source: 'x' }, at: '2026-01-02T03:04:05.000Z' };
     const last_touch = { url: 'https://www.merci-plus.example/devis?gclid=abc', utm: { gclid: 'abc' }, at: '2026-01-09T03:04:05.000Z' };
     const source = { ...lead.source, referrer: 'https://www.merci-plus.example/', first_touch, last_touch };
-    const res = await post(h, { ...lead, source }).expect(202);
-    expect(h.store.leads.get(res.body.id)?.source).toEqual(source);
+    const res = await post(h, { ...lead, source });
+    expect(res.statusCode).toBe(202);
+    expect(h.store.leads.get(res.json().id)?.source).toEqual(source);
 
-    const bad = await post(h, { ...lead, source: { first_touch: { ...first_touch, campaign: 'spring' } } }).expect(400);
-    expect(bad.body.details).toEqual([{ path: '/source/first_touch/campaign', message: 'is not allowed' }]);
+    const bad = await post(h, { ...lead, source: { first_touch: { ...first_touch, campaign: 'spring' } } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().details).toEqual([{ path: '/source/first_touch/campaign', message: 'is not allowed' }]);
   });
 
   it('rejects an email or phone that normalisation cannot accept', async () => {
     const h = await start();
-    const res = await post(h, { ...lead, contact: { email: 'camille@', phone: '12' } }).expect(400);
-    expect(res.body.details).toEqual([
+    const res = await post(h, { ...lead, contact: { email: 'camille@', phone: '12' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().details).toEqual([
       { path: '/contact/email', message: expect.any(String) },
       { path: '/contact/phone', message: expect.any(String) },
     ]);
-    const neither = await post(h, { ...lead, contact: { first_name: 'Camille' } }).expect(400);
-    expect(neither.body.details).toEqual([{ path: '/contact', message: 'must include email or phone' }]);
+    const neither = await post(h, { ...lead, contact: { first_name: 'Camille' } });
+    expect(neither.statusCode).toBe(400);
+    expect(neither.json().details).toEqual([{ path: '/contact', message: 'must include email or phone' }]);
   });
 
   it('counts rejections by brand and code', async () => {
     const h = await start();
-    await request(h.app.server).post('/v1/leads').send(lead).expect(401);
-    await post(h, { service: 'menage' }).expect(400);
+    expect((await send(h, {})).statusCode).toBe(401);
+    expect((await post(h, { service: 'menage' })).statusCode).toBe(400);
     const text = await h.metrics.registry.metrics();
     expect(text).toContain('leadgate_leads_rejected_total{brand="unknown",reason="unauthorized"} 1');
     expect(text).toContain('leadgate_leads_rejected_total{brand="merciplus",reason="validation_failed"} 1');
@@ -249,10 +261,12 @@ describe('POST /v1/leads', () => {
 describe('idempotency', () => {
   it('replays the first answer for the same key and body, creating nothing', async () => {
     const h = await start();
-    const first = await post(h).set('Idempotency-Key', 'form-42').expect(202);
+    const first = await post(h, lead, { 'idempotency-key': 'form-42' });
+    expect(first.statusCode).toBe(202);
     await h.queue.waitForJobs(1);
-    const again = await post(h).set('Idempotency-Key', 'form-42').expect(202);
-    expect(again.body).toEqual(first.body);
+    const again = await post(h, lead, { 'idempotency-key': 'form-42' });
+    expect(again.statusCode).toBe(202);
+    expect(again.json()).toEqual(first.json());
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.headers.location).toBe(first.headers.location);
     expect(h.store.leads.size).toBe(1);
@@ -262,16 +276,18 @@ describe('idempotency', () => {
 
   it('answers 422 when the key comes back with another body', async () => {
     const h = await start();
-    await post(h).set('Idempotency-Key', 'form-43').expect(202);
-    const res = await post(h, { ...lead, service: 'jardinage' }).set('Idempotency-Key', 'form-43').expect(422);
-    expect(res.body.error).toBe('idempotency_key_reused');
+    expect((await post(h, lead, { 'idempotency-key': 'form-43' })).statusCode).toBe(202);
+    const res = await post(h, { ...lead, service: 'jardinage' }, { 'idempotency-key': 'form-43' });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error).toBe('idempotency_key_reused');
   });
 
   it('answers 409 while the first request is in flight', async () => {
     const h = await start();
     h.store.nextIngest = { kind: 'in_flight' };
-    const res = await post(h).set('Idempotency-Key', 'form-44').expect(409);
-    expect(res.body.error).toBe('idempotency_in_flight');
+    const res = await post(h, lead, { 'idempotency-key': 'form-44' });
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error).toBe('idempotency_in_flight');
   });
 
   it.each([
@@ -281,31 +297,34 @@ describe('idempotency', () => {
     ['non-ASCII', 'clé'],
   ])('refuses a key %s', async (_name, key) => {
     const h = await start();
-    const res = await post(h).set('Idempotency-Key', key).expect(400);
-    expect(res.body).toMatchObject({ error: 'validation_failed', details: [{ path: '/headers/idempotency-key' }] });
+    const res = await post(h, lead, { 'idempotency-key': key });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'validation_failed', details: [{ path: '/headers/idempotency-key' }] });
   });
 });
 
 describe('limits and failures', () => {
   it('rate-limits per brand with Retry-After, leaving other brands alone', async () => {
     const h = await start();
-    const limited = (body: unknown = intlLead) => request(h.app.server).post('/v1/leads').set('X-Api-Key', 'lim-key').send(body as object);
+    const limited = (body: object = intlLead) => send(h, { 'x-api-key': 'lim-key' }, body);
     // The budget counts accepted leads only: bad requests do not spend it.
-    await limited({}).expect(400);
-    await limited({}).expect(400);
-    await limited().expect(202);
-    await limited().expect(202);
-    const res = await limited().expect(429);
-    expect(res.body).toEqual({ error: 'rate_limited', message: expect.any(String) });
+    expect((await limited({})).statusCode).toBe(400);
+    expect((await limited({})).statusCode).toBe(400);
+    expect((await limited()).statusCode).toBe(202);
+    expect((await limited()).statusCode).toBe(202);
+    const res = await limited();
+    expect(res.statusCode).toBe(429);
+    expect(res.json()).toEqual({ error: 'rate_limited', message: expect.any(String) });
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
-    await post(h).expect(202);
+    expect((await post(h)).statusCode).toBe(202);
   });
 
   it('answers 503 unavailable with Retry-After when the store is down', async () => {
     const h = await start();
     h.store.down = true;
-    const res = await post(h).expect(503);
-    expect(res.body.error).toBe('unavailable');
+    const res = await post(h);
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error).toBe('unavailable');
     expect(res.headers['retry-after']).toBe('5');
     expect(h.queue.jobs).toHaveLength(0);
   });
@@ -313,15 +332,17 @@ describe('limits and failures', () => {
   it('answers 503 while draining', async () => {
     const h = await start();
     h.setDraining(true);
-    const res = await post(h).expect(503);
-    expect(res.body.error).toBe('unavailable');
+    const res = await post(h);
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error).toBe('unavailable');
     expect(h.store.ingestCalls).toBe(0);
   });
 
   it('stores an unrouted lead as unrouted and counts it', async () => {
     const h = await start();
-    const res = await request(h.app.server).post('/v1/leads').set('X-Api-Key', 'lim-key').send(intlLead).expect(202);
-    expect(h.store.leads.get(res.body.id)?.status).toBe('unrouted');
+    const res = await send(h, { 'x-api-key': 'lim-key' }, intlLead);
+    expect(res.statusCode).toBe(202);
+    expect(h.store.leads.get(res.json().id)?.status).toBe('unrouted');
     expect(h.store.deliveries.size).toBe(0);
     expect(await h.metrics.registry.metrics()).toContain('leadgate_leads_unrouted_total{brand="limited"} 1');
   });
@@ -329,23 +350,25 @@ describe('limits and failures', () => {
   it('still answers 202 when the queue refuses: the lead is durable, the sweeper re-enqueues', async () => {
     const h = await start();
     h.queue.failEnqueue = true;
-    const res = await post(h).expect(202);
-    expect(h.store.leads.has(res.body.id)).toBe(true);
+    const res = await post(h);
+    expect(res.statusCode).toBe(202);
+    expect(h.store.leads.has(res.json().id)).toBe(true);
     expect(h.logs.some((l) => l.includes('enqueue failed'))).toBe(true);
   });
 
   it('once an enqueue failed, answers 503 while the queue is down and recovers by itself', async () => {
     const h = await start();
     h.queue.down = true;
-    await post(h).expect(202); // persisted before the queue was known to be down
+    expect((await post(h)).statusCode).toBe(202); // persisted before the queue was known to be down
     const leadsBefore = h.store.leads.size;
-    const refused = await post(h).expect(503);
-    expect(refused.body.error).toBe('unavailable');
+    const refused = await post(h);
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json().error).toBe('unavailable');
     expect(refused.headers['retry-after']).toBeDefined();
     expect(h.store.leads.size).toBe(leadsBefore); // nothing persisted for the refused request
 
     h.queue.down = false;
-    await post(h).expect(202);
+    expect((await post(h)).statusCode).toBe(202);
     expect(h.queue.jobs).toHaveLength(1);
   });
 });

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
 import { deliveryView, readLeadView } from '../../src/http/admin-views.js';
@@ -67,14 +66,17 @@ beforeAll(async () => {
     demoCrm: true,
     breakerState: (id) => (id === 'crm-b' ? 'half_open' : 'closed'),
   }));
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  await publicApp.listen({ port: 0, host: '127.0.0.1' });
+  await app.ready();
+  await publicApp.ready();
 });
 
 afterAll(async () => {
   await app.close();
   await publicApp.close();
 });
+
+const get = (on: FastifyInstance, url: string, headers: Record<string, string> = {}) => on.inject({ method: 'GET', url, headers });
+const asAdmin = { authorization: `Bearer ${TOKEN}` };
 
 const operations = (doc: Doc): string[] =>
   Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
@@ -89,8 +91,10 @@ describe('OpenAPI document', () => {
   });
 
   it('is served at /openapi.json, the same as the committed copy', async () => {
-    const res = await request(app.server).get('/openapi.json').expect(200).expect('content-type', /application\/json/);
-    expect(res.body, 'the served document differs from openapi.json: run `npm run openapi`').toEqual(JSON.parse(committedText));
+    const res = await get(app, '/openapi.json');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+    expect(res.json(), 'the served document differs from openapi.json: run `npm run openapi`').toEqual(JSON.parse(committedText));
   });
 
   it('is OpenAPI 3.1 and lists every route of the contract, and only those', () => {
@@ -140,18 +144,22 @@ describe('OpenAPI document', () => {
 
 describe('the UI at /docs', () => {
   it('serves the page with a CSP that lets its own scripts run', async () => {
-    const res = await request(app.server).get('/docs/').expect(200).expect('content-type', /text\/html/);
+    const res = await get(app, '/docs/');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/html/);
     const csp = String(res.headers['content-security-policy']);
     expect(csp).toMatch(/script-src 'self'/);
     expect(csp).not.toMatch(/upgrade-insecure-requests/);
-    await request(app.server).get('/docs/static/swagger-ui-bundle.js').expect(200);
-    const json = await request(app.server).get('/docs/json').expect(200);
-    expect(json.body.openapi).toBe('3.1.0');
+    expect((await get(app, '/docs/static/swagger-ui-bundle.js')).statusCode).toBe(200);
+    const json = await get(app, '/docs/json');
+    expect(json.statusCode).toBe(200);
+    expect(json.json().openapi).toBe('3.1.0');
   });
 
   it('keeps the API itself locked down', async () => {
-    for (const server of [app.server, publicApp.server]) {
-      const res = await request(server).get('/health/live').expect(200);
+    for (const listener of [app, publicApp]) {
+      const res = await get(listener, '/health/live');
+      expect(res.statusCode).toBe(200);
       expect(res.headers['content-security-policy']).toMatch(/default-src 'none'/);
     }
   });
@@ -159,9 +167,13 @@ describe('the UI at /docs', () => {
 
 describe('response schemas keep every field (they also serialize)', () => {
   it('GET /v1/leads/:id: the whole admin view, duplicate_of and history included', async () => {
-    const post = () => request(publicApp.server).post('/v1/leads').set('X-Api-Key', 'mp-key').send(fullLead).expect(202);
+    const post = async () => {
+      const res = await publicApp.inject({ method: 'POST', url: '/v1/leads', headers: { 'x-api-key': 'mp-key' }, payload: fullLead });
+      expect(res.statusCode).toBe(202);
+      return res;
+    };
     await post();
-    const id = (await post()).body.id as string;
+    const id = (await post()).json().id as string;
     const [first] = await store.listDeliveriesOfLead(id);
     if (first === undefined) throw new Error('no delivery');
     await store.recordAttempt({
@@ -180,37 +192,44 @@ describe('response schemas keep every field (they also serialize)', () => {
       nextAttemptAt: Date.now() + 5000,
     });
 
-    const res = await request(app.server).get(`/v1/leads/${id}`).set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    const res = await get(app, `/v1/leads/${id}`, asAdmin);
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
     const expected = JSON.parse(JSON.stringify(await readLeadView(store, id)));
-    expect(res.body).toEqual(expected);
-    expect(res.body.duplicate_of).toEqual(expect.any(String));
-    expect(res.body.deliveries[0].history).toHaveLength(1);
-    expect(Object.keys(res.body)).toEqual(
+    expect(body).toEqual(expected);
+    expect(body.duplicate_of).toEqual(expect.any(String));
+    expect(body.deliveries[0].history).toHaveLength(1);
+    expect(Object.keys(body)).toEqual(
       expect.arrayContaining(['contact', 'consent', 'source', 'meta', 'deliveries', 'duplicate_of']),
     );
   });
 
   it('GET /v1/deliveries and GET /v1/destinations', async () => {
-    const deliveries = await request(app.server).get('/v1/deliveries?limit=2').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    const deliveries = await get(app, '/v1/deliveries?limit=2', asAdmin);
+    expect(deliveries.statusCode).toBe(200);
     const page = await store.listDeliveries({ limit: 2 });
-    expect(deliveries.body).toEqual(
+    expect(deliveries.json()).toEqual(
       JSON.parse(JSON.stringify({ items: page.items.map(deliveryView), next_cursor: page.nextCursor })),
     );
 
-    const destinations = await request(app.server).get('/v1/destinations').set('Authorization', `Bearer ${TOKEN}`).expect(200);
-    expect(destinations.body.items).toEqual([
+    const destinations = await get(app, '/v1/destinations', asAdmin);
+    expect(destinations.statusCode).toBe(200);
+    expect(destinations.json().items).toEqual([
       { id: 'crm-main', paused: false, circuit_breaker: 'closed', pending: expect.any(Number), dead: 0, max_in_flight: null, rate_limit: null },
       { id: 'crm-b', paused: false, circuit_breaker: 'half_open', pending: expect.any(Number), dead: 0, max_in_flight: 4, rate_limit: { per_second: 2.5 } },
     ]);
   });
 
   it('errors keep their details', async () => {
-    const res = await request(publicApp.server)
-      .post('/v1/leads')
-      .set('X-Api-Key', 'mp-key')
-      .send({ contact: {}, service: 'Bad Service', extra: 1 })
-      .expect(400);
-    expect(res.body.error).toBe('validation_failed');
-    expect(res.body.details.length).toBeGreaterThanOrEqual(3);
+    const res = await publicApp.inject({
+      method: 'POST',
+      url: '/v1/leads',
+      headers: { 'x-api-key': 'mp-key' },
+      payload: { contact: {}, service: 'Bad Service', extra: 1 },
+    });
+    expect(res.statusCode).toBe(400);
+    const body = res.json();
+    expect(body.error).toBe('validation_failed');
+    expect(body.details.length).toBeGreaterThanOrEqual(3);
   });
 });

@@ -1,6 +1,5 @@
 import { getHeapStatistics } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
-import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
 import { buildTestPublicApp } from '../helpers/apps.js';
@@ -67,7 +66,7 @@ async function start(overload: OverloadOptions): Promise<Harness> {
     queueMicrotask(check);
     return { ...realMemoryUsage(), ...figures };
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.ready();
   return {
     app,
     metrics,
@@ -78,7 +77,9 @@ async function start(overload: OverloadOptions): Promise<Harness> {
   };
 }
 
-const post = (app: FastifyInstance) => request(app.server).post('/v1/leads').set('Authorization', 'Bearer mp-key').send(lead);
+const post = (app: FastifyInstance, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'POST', url: '/v1/leads', headers: { authorization: 'Bearer mp-key', ...headers }, payload: lead });
+const get = (app: FastifyInstance, url: string) => app.inject({ method: 'GET', url });
 
 describe('overload (@fastify/under-pressure)', () => {
   it.each([
@@ -87,44 +88,46 @@ describe('overload (@fastify/under-pressure)', () => {
   ] as const)('%s over the limit: 503 + Retry-After, ready 503, live 200; then 202 again', async (_name, limits, figures, check) => {
     const h = await start(limits);
     await h.report({}, false);
-    await post(h.app).expect(202);
+    expect((await post(h.app)).statusCode).toBe(202);
 
     await h.report(figures, true);
-    const shed = await post(h.app).set('Origin', 'https://www.merci-plus.example').expect(503);
+    const shed = await post(h.app, { origin: 'https://www.merci-plus.example' });
+    expect(shed.statusCode).toBe(503);
     expect(shed.headers['retry-after']).toBe('7');
     expect(shed.headers['content-type']).toMatch(/^application\/json/);
-    expect(shed.body).toEqual({ error: 'unavailable', message: expect.any(String) });
+    expect(shed.json()).toEqual({ error: 'unavailable', message: expect.any(String) });
     // Shed after CORS: the browser can read the 503.
     expect(shed.headers['access-control-allow-origin']).toBe('https://www.merci-plus.example');
     expect(shed.headers['x-request-id']).toEqual(expect.any(String));
 
-    const ready = await request(h.app.server).get('/health/ready').expect(503);
+    const ready = await get(h.app, '/health/ready');
+    expect(ready.statusCode).toBe(503);
     expect(ready.headers['retry-after']).toBe('7');
-    expect(ready.body).toEqual({ status: 'overloaded', checks: { [check]: 'failing' } });
-    await request(h.app.server).get('/health/live').expect(200, { status: 'ok' });
+    expect(ready.json()).toEqual({ status: 'overloaded', checks: { [check]: 'failing' } });
+    const live = await get(h.app, '/health/live');
+    expect([live.statusCode, live.json()]).toEqual([200, { status: 'ok' }]);
     // Anything else is shed too, with the contract body (before it would be a 404).
-    const other = await request(h.app.server).get('/openapi.json').expect(503);
-    expect(other.body.error).toBe('unavailable');
+    const other = await get(h.app, '/openapi.json');
+    expect(other.statusCode).toBe(503);
+    expect(other.json().error).toBe('unavailable');
 
     const rejected = await h.metrics.leadsRejected.get();
     expect(rejected.values).toContainEqual(expect.objectContaining({ labels: { brand: 'unknown', reason: 'unavailable' }, value: 1 }));
 
     await h.report({}, false);
-    await post(h.app).expect(202);
-    const back = await request(h.app.server).get('/health/ready').expect(200);
-    expect(back.body.status).toBe('ok');
+    expect((await post(h.app)).statusCode).toBe(202);
+    const back = await get(h.app, '/health/ready');
+    expect(back.statusCode).toBe(200);
+    expect(back.json().status).toBe('ok');
   });
 
   it('answers at once under pressure, whatever the body (never waits for a timeout)', async () => {
     const h = await start({ maxHeapUsedBytes: 2 * GIB });
     await h.report({ heapUsed: 3 * GIB }, true);
     // A body that would otherwise be parsed and validated is not even read.
-    const res = await request(h.app.server)
-      .post('/v1/leads')
-      .set('Content-Type', 'application/json')
-      .send('{"not": "json"')
-      .expect(503);
-    expect(res.body.error).toBe('unavailable');
+    const res = await h.app.inject({ method: 'POST', url: '/v1/leads', headers: { 'content-type': 'application/json' }, payload: '{"not": "json"' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error).toBe('unavailable');
   });
 });
 

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
@@ -69,7 +68,7 @@ async function start(): Promise<Harness> {
   const queue = new FakeQueue();
   const metrics = createMetrics();
   const { publicApp: app, opsApp } = await buildTestApps({ config, store, queue, metrics, logger: pino({ level: 'silent' }), adminToken: TOKEN, now });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.ready();
   await opsApp.ready();
   current = { app, opsApp, store, queue, metrics, clock };
   return current;
@@ -81,14 +80,19 @@ afterEach(async () => {
   current = null;
 });
 
+const send = (h: Harness, body: LeadBody, key = 'mp-key') =>
+  h.app.inject({ method: 'POST', url: '/v1/leads', headers: { authorization: `Bearer ${key}` }, payload: body });
+
 async function post(h: Harness, body: LeadBody, key = 'mp-key'): Promise<string> {
-  const res = await request(h.app.server).post('/v1/leads').set('Authorization', `Bearer ${key}`).send(body).expect(202);
-  return res.body.id as string;
+  const res = await send(h, body, key);
+  expect(res.statusCode).toBe(202);
+  return res.json().id as string;
 }
 
 async function show(h: Harness, id: string) {
-  const res = await request(h.opsApp.server).get(`/v1/leads/${id}`).set('Authorization', `Bearer ${TOKEN}`).expect(200);
-  return res.body as { status: string; duplicate_of?: string; deliveries: { destination: string }[] };
+  const res = await h.opsApp.inject({ method: 'GET', url: `/v1/leads/${id}`, headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(res.statusCode).toBe(200);
+  return res.json() as { status: string; duplicate_of?: string; deliveries: { destination: string }[] };
 }
 
 const destinationsOf = async (h: Harness, id: string) => (await show(h, id)).deliveries.map((d) => d.destination);
@@ -203,8 +207,9 @@ describe('duplicate leads', () => {
   it('answers 503, not 500, when the store fails the duplicate lookup', async () => {
     const h = await start();
     h.store.failNext = 1;
-    const res = await request(h.app.server).post('/v1/leads').set('Authorization', 'Bearer mp-key').send(parisian).expect(503);
-    expect(res.body.error).toBe('unavailable');
+    const res = await send(h, parisian);
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error).toBe('unavailable');
     expect(h.store.leads.size).toBe(0);
   });
 });
