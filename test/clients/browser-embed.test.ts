@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parse } from 'acorn';
 import Fastify from 'fastify';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { embedScriptPath, registerEmbedRoute } from '../../src/http/routes/embed.js';
@@ -60,9 +59,13 @@ describe('the built embed', () => {
   });
 });
 
+/** GET /v1/embed.js through inject, with request headers. */
+const get = (headers: Record<string, string> = {}) => app.inject({ method: 'GET', url: '/v1/embed.js', headers });
+
 describe('GET /v1/embed.js on the public listener', () => {
   it('serves the script, cacheable, with an ETag, readable from any origin', async () => {
-    const res = await request(app.server).get('/v1/embed.js').set('Origin', 'https://another-brand.example').set('Accept-Encoding', 'identity').expect(200);
+    const res = await get({ origin: 'https://another-brand.example', 'accept-encoding': 'identity' });
+    expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('application/javascript; charset=utf-8');
     expect(res.headers['cache-control']).toBe('public, max-age=300');
     expect(res.headers.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
@@ -70,22 +73,25 @@ describe('GET /v1/embed.js on the public listener', () => {
     expect(res.headers['access-control-allow-credentials']).toBeUndefined();
     expect(res.headers['cross-origin-resource-policy']).toBe('cross-origin');
     expect(res.headers['content-encoding']).toBeUndefined();
-    expect(Buffer.from(res.text, 'utf8').equals(script)).toBe(true);
+    expect(res.rawPayload.equals(script)).toBe(true);
   });
 
   it('answers 304 to If-None-Match with its ETag (strong, weak, in a list, or *), 200 to another', async () => {
-    const { headers } = await request(app.server).get('/v1/embed.js').set('Accept-Encoding', 'identity').expect(200);
-    const etag = headers.etag as string;
+    const first = await get({ 'accept-encoding': 'identity' });
+    expect(first.statusCode).toBe(200);
+    const etag = first.headers.etag as string;
     for (const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
-      const res = await request(app.server).get('/v1/embed.js').set('Accept-Encoding', 'identity').set('If-None-Match', ifNoneMatch).expect(304);
+      const res = await get({ 'accept-encoding': 'identity', 'if-none-match': ifNoneMatch });
+      expect([ifNoneMatch, res.statusCode]).toEqual([ifNoneMatch, 304]);
       expect(res.headers.etag, ifNoneMatch).toBe(etag);
-      expect(res.text ?? '').toBe('');
+      expect(res.body).toBe('');
     }
-    await request(app.server).get('/v1/embed.js').set('Accept-Encoding', 'identity').set('If-None-Match', '"other"').expect(200);
+    expect((await get({ 'accept-encoding': 'identity', 'if-none-match': '"other"' })).statusCode).toBe(200);
   });
 
   it('sends it gzipped when accepted, under its own ETag', async () => {
-    const plain = await request(app.server).get('/v1/embed.js').set('Accept-Encoding', 'identity').expect(200);
+    const plain = await get({ 'accept-encoding': 'identity' });
+    expect(plain.statusCode).toBe(200);
     const res = await app.inject({ method: 'GET', url: '/v1/embed.js', headers: { 'accept-encoding': 'gzip, deflate, br' } });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-encoding']).toBe('gzip');
@@ -97,13 +103,15 @@ describe('GET /v1/embed.js on the public listener', () => {
   });
 
   it('is not under the ingest CORS: no preflight answer, no origin reflected', async () => {
-    const preflight = await request(app.server)
-      .options('/v1/embed.js')
-      .set('Origin', ORIGIN)
-      .set('Access-Control-Request-Method', 'GET')
-      .expect(404);
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/v1/embed.js',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'GET' },
+    });
+    expect(preflight.statusCode).toBe(404);
     expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
-    const res = await request(app.server).get('/v1/embed.js').set('Origin', ORIGIN).expect(200);
+    const res = await get({ origin: ORIGIN });
+    expect(res.statusCode).toBe(200);
     expect(res.headers['access-control-allow-origin']).toBe('*');
   });
 
