@@ -1,14 +1,15 @@
 import { DescribeTableCommand, DescribeTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoStoreError } from '../../src/adapters/dynamodb/errors.js';
 import { IN_FLIGHT_TAKEOVER_MS } from '../../src/adapters/dynamodb/ingest.js';
 import { DynamoLeadStore } from '../../src/adapters/dynamodb/lead-store.js';
-import { INDEX, TABLE_NAMES } from '../../src/adapters/dynamodb/tables.js';
+import { destStatusShard } from '../../src/adapters/dynamodb/items.js';
+import { DEST_STATUS_SHARDS, INDEX, TABLE_NAMES } from '../../src/adapters/dynamodb/tables.js';
 import { InvalidCursorError } from '../../src/ports/lead-store.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../helpers/dynamodb-local.js';
-import { attemptResult, deferred, makeIngest } from './fixtures.js';
+import { attemptResult, deferred, listAll, makeIngest } from './fixtures.js';
 import { describeLeadStoreContract } from './lead-store.contract.js';
 import { describeLeadStoreOpsContract } from './lead-store-ops.contract.js';
 
@@ -81,13 +82,57 @@ describe('dynamodb store: specifics', () => {
     const id = command.deliveries[0]!.id;
     const deliveryItem = async () =>
       (await raw().send(new GetCommand({ TableName: `${prefix}-deliveries`, Key: { id } }))).Item!;
-    expect(await deliveryItem()).toMatchObject({ pendingShard: expect.stringMatching(/^p#\d+$/), destStatus: 'crm-main#pending' });
+    expect(await deliveryItem()).toMatchObject({
+      pendingShard: expect.stringMatching(/^p#\d+$/),
+      destStatus: 'crm-main#pending',
+      destStatusShard: expect.stringMatching(/^crm-main#pending#\d+$/),
+    });
     await store.recordAttempt(attemptResult(id, 1, 'delivered'));
     const delivered = await deliveryItem();
     expect(delivered.destStatus).toBe('crm-main#delivered');
+    expect(delivered.destStatusShard).toBe(destStatusShard('crm-main', 'delivered', id));
     // Absent, not NULL: the due index stays sparse and its number-typed key is never NULL.
     expect(delivered).not.toHaveProperty('pendingShard');
     expect(delivered).not.toHaveProperty('nextAttemptAt');
+  });
+
+  it('one destination spreads over every shard; its list merges them in id order, page after page', async () => {
+    const prefix = newPrefix();
+    const store = open(prefix);
+    await store.migrate();
+    const ids: string[] = [];
+    const shardsUsed = new Set<string>();
+    // Random ids: as many as it takes to fill every shard (about 22 on average), at least 30.
+    while ((ids.length < 30 || shardsUsed.size < DEST_STATUS_SHARDS) && ids.length < 400) {
+      const command = makeIngest(['crm-main']);
+      await store.ingest(command);
+      ids.push(command.deliveries[0]!.id);
+      shardsUsed.add(destStatusShard('crm-main', 'pending', command.deliveries[0]!.id));
+    }
+    expect(shardsUsed.size).toBe(DEST_STATUS_SHARDS);
+    for (const shard of shardsUsed) {
+      const { Count } = await raw().send(
+        new QueryCommand({
+          TableName: `${prefix}-deliveries`,
+          IndexName: INDEX.byDestinationStatusShard,
+          KeyConditionExpression: 'destStatusShard = :k',
+          ExpressionAttributeValues: { ':k': shard },
+          Select: 'COUNT',
+        }),
+      );
+      expect(Count).toBeLessThan(ids.length);
+    }
+    const sorted = [...ids].sort();
+    for (const limit of [1, 3, 8, ids.length - 1, ids.length]) {
+      const listed = await listAll(store, { destination: 'crm-main', status: 'pending' }, limit);
+      expect(listed.ids).toEqual(sorted);
+      expect(listed.sizes.slice(0, -1).every((size) => size === limit)).toBe(true);
+      expect(listed.pages).toBe(Math.ceil(ids.length / limit));
+    }
+    expect((await listAll(store, { destination: 'crm-main' }, 7)).ids).toEqual(sorted);
+    expect(await store.stats()).toEqual([
+      { destination: 'crm-main', pending: ids.length, dead: 0, oldestPendingCreatedAt: (await store.getDelivery(sorted[0]!))!.createdAt },
+    ]);
   });
 
   it('a duplicate fingerprint is written with the lead, keyed by digest, with the window end as TTL', async () => {

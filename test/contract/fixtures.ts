@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { AttemptResult, DeliveryStatus } from '../../src/domain/delivery.js';
 import type { Lead } from '../../src/domain/lead.js';
-import type { IngestCommand } from '../../src/ports/lead-store.js';
+import type { IngestCommand, LeadStore } from '../../src/ports/lead-store.js';
 
 /** Test data and waiting helpers shared by the contract suites. */
 
@@ -70,4 +70,22 @@ export function deferred<T = void>(): Deferred<T> {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/** Every page of a listDeliveries filter, following cursors (at most 500 pages). */
+export async function listAll(
+  store: LeadStore,
+  filter: { status?: DeliveryStatus; destination?: string },
+  limit: number,
+): Promise<{ ids: string[]; pages: number; sizes: number[] }> {
+  const ids: string[] = [];
+  const sizes: number[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listDeliveries({ ...filter, limit, ...(cursor ? { cursor } : {}) });
+    ids.push(...page.items.map((d) => d.id));
+    sizes.push(page.items.length);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor && sizes.length < 500);
+  return { ids, pages: sizes.length, sizes };
 }

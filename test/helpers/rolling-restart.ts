@@ -8,11 +8,15 @@ import { makeWorkspace, type LeadgateProcess } from './leadgate-process.js';
 
 /**
  * The load-balancer rehearsal of a rolling deployment: haproxy in round robin over 3 api
- * instances and 2 workers on Redis + DynamoDB (DynamoDB Local), load through haproxy, then every
- * instance restarted one by one (SIGTERM, a new one started, wait until it is ready). Used by
+ * instances and 2 workers on DynamoDB (DynamoDB Local) with BullMQ (a redis-server) or SQS
+ * (fauxqs, in this process), load through haproxy, then every instance restarted one by one
+ * (SIGTERM, a new one started, wait until it is ready). Used by
  * test/e2e/rolling-restart.e2e.test.ts and by `npm run rehearse`.
  */
+export type RehearsalQueue = 'bullmq' | 'sqs';
+
 export interface RehearsalFigures {
+  queue: RehearsalQueue;
   sent: number;
   failed: number;
   /** What the failed requests got, e.g. {"502": 1, "ECONNRESET": 2}. */
@@ -22,12 +26,22 @@ export interface RehearsalFigures {
   duplicateWebhookIds: number;
   exitCodes: (number | string)[];
   seconds: number;
+  /**
+   * Seconds spent in each phase: backends (emulators and migrate), first processes until 200
+   * leads were accepted, api restarts, worker restarts, last deliveries.
+   */
+  phases: { backends: number; start: number; apis: number; workers: number; drain: number };
 }
 
-export async function rehearseRollingRestart(options: { clients?: number; maxRequests?: number } = {}): Promise<RehearsalFigures> {
+export async function rehearseRollingRestart(
+  options: { queue?: RehearsalQueue; clients?: number; maxRequests?: number } = {},
+): Promise<RehearsalFigures> {
+  const queue = options.queue ?? 'bullmq';
   const clients = options.clients ?? 10;
   const maxRequests = options.maxRequests ?? 20_000;
   const started = Date.now();
+  const marks: number[] = [started];
+  const phase = (from: number, to: number) => (marks[to] && marks[from] ? Math.round((marks[to]! - marks[from]!) / 100) / 10 : 0);
   const ledger = deliveryLedger();
   const crm = await startFakeCrm({
     responder: (req) => {
@@ -36,8 +50,9 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
     },
   });
   const workspace = makeWorkspace(e2eConfig([{ id: 'crm-main', url: crm.url, delays: ['200ms', '500ms', '1s', '2s'] }]));
-  const cluster = await startCluster('bullmq', {
+  const cluster = await startCluster(queue, {
     LEADGATE_CONFIG: workspace.configPath,
+    // The BullMQ lock, or the SQS visibility timeout: a message a stopped worker held comes back after it.
     LEADGATE_JOB_LEASE_MS: '3000',
     SHUTDOWN_TIMEOUT_MS: '10000',
     // haproxy checks every 300 ms and takes a server out after three failed checks.
@@ -48,6 +63,7 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
     LEADGATE_SWEEP_INTERVAL_MS: '1000',
     LEADGATE_SWEEP_GRACE_MS: '5000',
   });
+  marks[5] = Date.now();
   const accepted: string[] = [];
   const failures: Record<string, number> = {};
   let sent = 0;
@@ -59,8 +75,11 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
   try {
     const haproxyPorts = [await closedPort(), await closedPort(), await closedPort()];
     const startApi = (port: number) => cluster.start('api', { PORT: String(port) });
-    let apis: LeadgateProcess[] = await Promise.all(haproxyPorts.map(startApi));
-    let workers: LeadgateProcess[] = [await cluster.start('worker'), await cluster.start('worker')];
+    // Every process at once (their start-ups overlap their waits); haproxy once the apis are
+    // ready, so that its first health checks find them up.
+    const first = await Promise.all([...haproxyPorts.map(startApi), cluster.start('worker'), cluster.start('worker')]);
+    let apis: LeadgateProcess[] = first.slice(0, 3);
+    let workers: LeadgateProcess[] = first.slice(3);
     const proxy = await startHaproxy(haproxyPorts);
     haproxy = proxy;
 
@@ -82,6 +101,7 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
 
     try {
       await waitFor(() => accepted.length >= 200, { what: `load to flow through haproxy (sent ${sent}, accepted ${accepted.length}, failures ${JSON.stringify(failures)})` });
+      marks[1] = Date.now();
       for (let i = 0; i < apis.length; i++) {
         const old = apis[i]!;
         old.child.kill('SIGTERM');
@@ -92,6 +112,7 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
         const before = accepted.length;
         await waitFor(() => accepted.length >= before + 100, { what: 'load to keep flowing' });
       }
+      marks[2] = Date.now();
       for (let i = 0; i < workers.length; i++) {
         const old = workers[i]!;
         old.child.kill('SIGTERM');
@@ -99,11 +120,13 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
         const fresh = await cluster.start('worker');
         workers = workers.map((w) => (w === old ? fresh : w));
       }
+      marks[3] = Date.now();
     } finally {
       stop = true;
       await load;
     }
     await waitFor(() => ledger.missing(accepted).length === 0, { what: 'every accepted lead delivered', timeoutMs: 120_000 });
+    marks[4] = Date.now();
   } finally {
     await haproxy?.stop();
     await cluster.close();
@@ -111,6 +134,7 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
     workspace.cleanup();
   }
   return {
+    queue,
     sent,
     failed: Object.values(failures).reduce((a, b) => a + b, 0),
     failures,
@@ -119,5 +143,6 @@ export async function rehearseRollingRestart(options: { clients?: number; maxReq
     duplicateWebhookIds: ledger.duplicates(),
     exitCodes,
     seconds: Math.round((Date.now() - started) / 100) / 10,
+    phases: { backends: phase(0, 5), start: phase(5, 1), apis: phase(1, 2), workers: phase(2, 3), drain: phase(3, 4) },
   };
 }

@@ -3,9 +3,9 @@ import type { AttemptResult, Delivery, DeliveryStatus } from '../../domain/deliv
 import type { ReplaySelector } from '../../ports/lead-store.js';
 import { mapLimit, type DynamoContext } from './context.js';
 import { cancellationCodes, DynamoStoreError, isConditionalCheckFailed } from './errors.js';
-import { attemptItem, destStatus, pendingShard, toDelivery, updateExpression, type Item } from './items.js';
+import { attemptItem, destStatus, destStatusShard, destStatusShardKey, pendingShard, toDelivery, updateExpression, type Item } from './items.js';
 import { countAttempt } from './ops-queries.js';
-import { INDEX } from './tables.js';
+import { DEST_STATUS_SHARDS, INDEX } from './tables.js';
 
 /** Parallel updates of a bulk replay: enough to be quick, few enough not to throttle a table. */
 const REPLAY_CONCURRENCY = 16;
@@ -15,12 +15,14 @@ const CONFLICT_ROUNDS = 3;
 
 /**
  * The attributes that move with the status: the index keys follow it, so that the due index
- * holds pending deliveries only (sparse) and by-destination-status files it under its status.
+ * holds pending deliveries only (sparse) and by-destination-status(-shard) files it under its
+ * status. Every write of a status goes through here, so both destination-status keys agree.
  */
 function statusValues(delivery: { id: string; destination: string }, status: DeliveryStatus, dueAt: number | null) {
   return {
     status,
     destStatus: destStatus(delivery.destination, status),
+    destStatusShard: destStatusShard(delivery.destination, status, delivery.id),
     pendingShard: status === 'pending' ? pendingShard(delivery.id) : null,
     nextAttemptAt: status === 'pending' ? dueAt : null,
   };
@@ -99,35 +101,42 @@ export async function replay(ctx: DynamoContext, selector: ReplaySelector): Prom
     const replayed = await replayOne(ctx, current, null);
     return replayed ? [replayed] : [];
   }
-  const names: Record<string, string> = { '#destStatus': 'destStatus' };
-  const values: Item = { ':key': destStatus(selector.destination, 'dead') };
+  const names: Record<string, string> = { '#key': 'destStatusShard' };
   const filters: string[] = [];
+  const values: Item = {};
   if (selector.since !== undefined) filters.push('#updatedAt >= :since');
   if (selector.until !== undefined) filters.push('#updatedAt <= :until');
   if (filters.length) names['#updatedAt'] = 'updatedAt';
   if (selector.since !== undefined) values[':since'] = selector.since;
   if (selector.until !== undefined) values[':until'] = selector.until;
 
-  const replayed: Delivery[] = [];
-  let startKey: Item | undefined;
-  do {
-    const page = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tables.deliveries,
-        IndexName: INDEX.byDestinationStatus,
-        KeyConditionExpression: '#destStatus = :key',
-        ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    // Moving items out of the dead partition does not disturb paging: a start key is a position.
-    const done = await mapLimit(page.Items ?? [], REPLAY_CONCURRENCY, (item) => replayOne(ctx, item, 'dead'));
-    for (const delivery of done) if (delivery) replayed.push(delivery);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return replayed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Every shard of the destination's dead letters, at once, sharing the concurrency budget.
+  const perShard = Math.max(1, Math.floor(REPLAY_CONCURRENCY / DEST_STATUS_SHARDS));
+  const shards = await Promise.all(
+    Array.from({ length: DEST_STATUS_SHARDS }, async (_, shard) => {
+      const replayed: Delivery[] = [];
+      let startKey: Item | undefined;
+      do {
+        const page = await ctx.doc.send(
+          new QueryCommand({
+            TableName: ctx.tables.deliveries,
+            IndexName: INDEX.byDestinationStatusShard,
+            KeyConditionExpression: '#key = :key',
+            ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ...values, ':key': destStatusShardKey(selector.destination, 'dead', shard) },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        // Moving items out of the dead partition does not disturb paging: a start key is a position.
+        const done = await mapLimit(page.Items ?? [], perShard, (item) => replayOne(ctx, item, 'dead'));
+        for (const delivery of done) if (delivery) replayed.push(delivery);
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return replayed;
+    }),
+  );
+  return shards.flat().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**

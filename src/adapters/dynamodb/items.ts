@@ -1,6 +1,6 @@
 import type { Attempt, AttemptOutcome, Delivery, DeliveryStatus, ErrorClass, NewDelivery } from '../../domain/delivery.js';
 import type { Lead } from '../../domain/lead.js';
-import { PENDING_SHARDS } from './tables.js';
+import { DEST_STATUS_SHARDS, PENDING_SHARDS } from './tables.js';
 
 /**
  * The one place where DynamoDB items become domain objects and back. Rule: a null is never
@@ -12,16 +12,38 @@ export type Item = Record<string, unknown>;
 
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'dead', 'delivered'];
 
-/** Partition key of the by-destination-status index. */
+/**
+ * Partition key of the old by-destination-status index, and the name of a destination-status
+ * group in admin cursors. Still written (old instances during a rolling deploy read it).
+ */
 export function destStatus(destination: string, status: DeliveryStatus): string {
   return `${destination}#${status}`;
 }
 
+/**
+ * Partition key of the by-destination-status-shard index: `<destination>#<status>#<shard>`, the
+ * shard a hash of the delivery id, so one destination's deliveries spread over
+ * DEST_STATUS_SHARDS partitions instead of one hot one.
+ */
+export function destStatusShard(destination: string, status: DeliveryStatus, deliveryId: string): string {
+  return destStatusShardKey(destination, status, hashOf(deliveryId) % DEST_STATUS_SHARDS);
+}
+
+/** The key of one shard of a destination-status group (queries walk shards 0..DEST_STATUS_SHARDS-1). */
+export function destStatusShardKey(destination: string, status: DeliveryStatus, shard: number): string {
+  return `${destStatus(destination, status)}#${shard}`;
+}
+
 /** Partition key of the sparse due index: set only while pending, spread by a hash of the id. */
 export function pendingShard(deliveryId: string): string {
+  return shardKey(hashOf(deliveryId) % PENDING_SHARDS);
+}
+
+/** A stable 32-bit polynomial hash of an id: part of the data format (it places items in shards). */
+function hashOf(id: string): number {
   let hash = 0;
-  for (let i = 0; i < deliveryId.length; i++) hash = (hash * 31 + deliveryId.charCodeAt(i)) >>> 0;
-  return shardKey(hash % PENDING_SHARDS);
+  for (let i = 0; i < id.length; i++) hash = (hash * 31 + id.charCodeAt(i)) >>> 0;
+  return hash;
 }
 
 export function shardKey(shard: number): string {
@@ -49,6 +71,7 @@ export function newDeliveryItem(leadId: string, delivery: NewDelivery, dueAt: nu
     destination: delivery.destination,
     status: 'pending',
     destStatus: destStatus(delivery.destination, 'pending'),
+    destStatusShard: destStatusShard(delivery.destination, 'pending', delivery.id),
     pendingShard: pendingShard(delivery.id),
     attempts: 0,
     cycleAttempts: 0,

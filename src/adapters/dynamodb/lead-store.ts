@@ -24,6 +24,7 @@ import { findDuplicate } from './fingerprints.js';
 import { ingest } from './ingest.js';
 import { listDeliveries } from './listing.js';
 import { migrateTables } from './migrate.js';
+import { backfillDestStatusShard } from './migrate-dest-status-shard.js';
 import * as queries from './queries.js';
 import { DestinationRegistry } from './registry.js';
 
@@ -58,7 +59,11 @@ export class DynamoLeadStore implements LeadStore {
   }
 
   migrate(): Promise<void> {
-    return guard('migrate', () => migrateTables(this.client, this.ctx.tables));
+    return guard('migrate', async () => {
+      await migrateTables(this.client, this.ctx.tables);
+      // Once the new index is ACTIVE: give older deliveries its key (a no-op once done).
+      await backfillDestStatusShard(this.ctx);
+    });
   }
 
   ingest(command: IngestCommand): Promise<IngestResult> {

@@ -1,16 +1,19 @@
-import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { DeliveryStatus } from '../../domain/delivery.js';
 import { InvalidCursorError, type DeliveryFilter, type DeliveryPage } from '../../ports/lead-store.js';
 import type { DynamoContext } from './context.js';
 import { errorName } from './errors.js';
+import { firstInGroup, type TimeFilter } from './dest-status-index.js';
 import { DELIVERY_STATUSES, destStatus, toDelivery, type Item } from './items.js';
 import type { DestinationRegistry } from './registry.js';
-import { INDEX } from './tables.js';
 
 /**
- * The admin list. With a filter it walks partitions of the by-destination-status index in a
- * fixed order (destination and status: one; destination: its three statuses; status: every
- * destination seen, sorted), each ordered by id; without one it scans the table. The cursor is
- * the key of the page's last item (DynamoDB's own start key), so pages never overlap or skip.
+ * The admin list. With a filter it walks destination-status groups of the sharded
+ * by-destination-status-shard index in a fixed order (destination and status: one; destination:
+ * its three statuses; status: every destination seen, sorted), each in id order (its shards
+ * merged); without one it scans the table. The cursor is the page's last group and id
+ * (`{destStatus, id}`, the same cursor the unsharded index gave, so a cursor from the previous
+ * release still works) and the next page resumes after that id: pages never overlap or skip.
  */
 export async function listDeliveries(
   ctx: DynamoContext,
@@ -22,11 +25,11 @@ export async function listDeliveries(
     const byTime = updatedFilter(filter);
     if (filter.status === undefined && filter.destination === undefined) return await scanPage(ctx, limit, filter.cursor, byTime);
     const { status, destination } = filter;
-    const partitions =
+    const groups: Group[] =
       destination === undefined
-        ? (await registry.list()).map((d) => destStatus(d, status!))
-        : (status ? [status] : DELIVERY_STATUSES).map((s) => destStatus(destination, s));
-    return await indexPage(ctx, partitions, limit, filter.cursor, byTime);
+        ? (await registry.list()).map((d) => ({ destination: d, status: status! }))
+        : (status ? [status] : DELIVERY_STATUSES).map((s) => ({ destination, status: s }));
+    return await indexPage(ctx, groups, limit, filter.cursor, byTime);
   } catch (error) {
     // A well-formed cursor DynamoDB still refuses as a start key was forged all the same.
     if (filter.cursor !== undefined && errorName(error) === 'ValidationException') throw new InvalidCursorError();
@@ -34,11 +37,9 @@ export async function listDeliveries(
   }
 }
 
-/** since/until on updatedAt as a filter expression (the keys order by id, not by change). */
-interface TimeFilter {
-  FilterExpression?: string;
-  names: Record<string, string>;
-  values: Item;
+interface Group {
+  destination: string;
+  status: DeliveryStatus;
 }
 
 function updatedFilter(filter: DeliveryFilter): TimeFilter {
@@ -56,42 +57,22 @@ function updatedFilter(filter: DeliveryFilter): TimeFilter {
   return { FilterExpression: parts.join(' AND '), names: { '#updatedAt': 'updatedAt' }, values };
 }
 
-async function indexPage(
-  ctx: DynamoContext,
-  partitions: string[],
-  limit: number,
-  cursor: string | undefined,
-  byTime: TimeFilter,
-): Promise<DeliveryPage> {
+async function indexPage(ctx: DynamoContext, groups: Group[], limit: number, cursor: string | undefined, byTime: TimeFilter): Promise<DeliveryPage> {
   let first = 0;
-  let startKey: Item | undefined;
+  let after: string | undefined;
   if (cursor !== undefined) {
-    startKey = decodeCursor(cursor, ['destStatus', 'id']);
-    first = partitions.indexOf(startKey.destStatus as string);
+    const key = decodeCursor(cursor, ['destStatus', 'id']);
+    first = groups.findIndex((g) => destStatus(g.destination, g.status) === key.destStatus);
     if (first < 0) throw new InvalidCursorError(); // a cursor of another filter
+    after = key.id as string;
   }
   // One item more than the page tells whether a next page exists, so the last page's cursor is null.
   const items: Item[] = [];
-  for (let i = first; i < partitions.length && items.length <= limit; i++) {
-    let next: Item | undefined = i === first ? startKey : undefined;
-    do {
-      const page = await ctx.doc.send(
-        new QueryCommand({
-          TableName: ctx.tables.deliveries,
-          IndexName: INDEX.byDestinationStatus,
-          KeyConditionExpression: '#destStatus = :key',
-          ...(byTime.FilterExpression ? { FilterExpression: byTime.FilterExpression } : {}),
-          ExpressionAttributeNames: { '#destStatus': 'destStatus', ...byTime.names },
-          ExpressionAttributeValues: { ':key': partitions[i], ...byTime.values },
-          Limit: limit + 1 - items.length,
-          ExclusiveStartKey: next,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      next = page.LastEvaluatedKey;
-    } while (next && items.length <= limit);
+  for (let i = first; i < groups.length && items.length <= limit; i++) {
+    const { destination, status } = groups[i]!;
+    items.push(...(await firstInGroup(ctx, destination, status, limit + 1 - items.length, i === first ? after : undefined, byTime)));
   }
-  return pageOf(items, limit, (item) => ({ destStatus: item.destStatus, id: item.id }));
+  return pageOf(items, limit, (item) => ({ destStatus: destStatus(item.destination as string, item.status as DeliveryStatus), id: item.id }));
 }
 
 async function scanPage(ctx: DynamoContext, limit: number, cursor: string | undefined, byTime: TimeFilter): Promise<DeliveryPage> {

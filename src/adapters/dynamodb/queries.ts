@@ -3,7 +3,8 @@ import type { Attempt, Delivery } from '../../domain/delivery.js';
 import type { Lead } from '../../domain/lead.js';
 import type { DestinationStats } from '../../ports/lead-store.js';
 import type { DynamoContext } from './context.js';
-import { destStatus, shardKey, toAttempt, toDelivery, toLead, type Item } from './items.js';
+import { countGroup, firstInGroup } from './dest-status-index.js';
+import { shardKey, toAttempt, toDelivery, toLead, type Item } from './items.js';
 import type { DestinationRegistry } from './registry.js';
 import { INDEX, PENDING_SHARDS } from './tables.js';
 
@@ -72,11 +73,13 @@ export async function findDue(ctx: DynamoContext, now: number, limit: number): P
 }
 
 /**
- * Per destination seen: two COUNT queries and one single-item query on by-destination-status.
+ * Per destination seen: the pending and dead counts and the oldest pending delivery, each read
+ * on every shard of by-destination-status-shard (3 x DEST_STATUS_SHARDS queries, in parallel).
  * Cost: a COUNT still reads every item of its partition, about 0.5 read unit per 4 KB (~10
- * deliveries), so a call costs ~(pending + dead) / 20 read units per destination: 10,000 dead
- * letters are ~500 units a call. Called at most once a second per instance, which is fine for
- * the backlogs leadgate expects; replaying or purging dead letters keeps it cheap.
+ * deliveries), so a call costs ~(pending + dead) / 20 read units per destination (10,000 dead
+ * letters are ~500 units), plus half a unit per query. Called at most once a second per
+ * instance, which is fine for the backlogs leadgate expects; replaying or purging dead letters
+ * keeps it cheap.
  * The oldest pending delivery is the first by id: ids are UUIDv7, so id order is creation order
  * (up to clock skew between api instances).
  */
@@ -85,37 +88,15 @@ export async function stats(ctx: DynamoContext, registry: DestinationRegistry): 
   const rows = await Promise.all(
     destinations.map(async (destination): Promise<DestinationStats> => {
       const [pending, dead, oldest] = await Promise.all([
-        count(ctx, destStatus(destination, 'pending')),
-        count(ctx, destStatus(destination, 'dead')),
-        queryAll(ctx, partitionQuery(ctx, destStatus(destination, 'pending')), 1),
+        countGroup(ctx, destination, 'pending'),
+        countGroup(ctx, destination, 'dead'),
+        firstInGroup(ctx, destination, 'pending', 1),
       ]);
       return { destination, pending, dead, oldestPendingCreatedAt: (oldest[0]?.createdAt as number | undefined) ?? null };
     }),
   );
   // Like the SQLite store: only destinations with something pending or dead.
   return rows.filter((row) => row.pending > 0 || row.dead > 0);
-}
-
-function partitionQuery(ctx: DynamoContext, key: string): QueryCommandInput {
-  return {
-    TableName: ctx.tables.deliveries,
-    IndexName: INDEX.byDestinationStatus,
-    KeyConditionExpression: 'destStatus = :key',
-    ExpressionAttributeValues: { ':key': key },
-  };
-}
-
-async function count(ctx: DynamoContext, key: string): Promise<number> {
-  let total = 0;
-  let startKey: Item | undefined;
-  do {
-    const page = await ctx.doc.send(
-      new QueryCommand({ ...partitionQuery(ctx, key), Select: 'COUNT', ExclusiveStartKey: startKey }),
-    );
-    total += page.Count ?? 0;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return total;
 }
 
 /** Every page of a query (each is at most 1 MB), or the first `max` items. */

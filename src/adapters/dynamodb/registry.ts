@@ -84,6 +84,7 @@ export class DestinationRegistry {
       items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return items;
+    // Rows whose id starts with '#' are migrate's markers, not destinations (ids are [a-z0-9-]+).
+    return items.filter((item) => !(item.id as string).startsWith('#'));
   }
 }

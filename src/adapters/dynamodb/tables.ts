@@ -19,8 +19,17 @@ export const INDEX = {
   byLead: 'by-lead',
   /** pendingShard + nextAttemptAt, sparse (pending only): what the sweeper must pick up. */
   due: 'due',
-  /** destStatus ("<destination>#<status>") + id: admin lists, replay of dead letters, stats. */
+  /**
+   * destStatus ("<destination>#<status>") + id: no longer read. Kept, and its key still written,
+   * for instances of the previous release during a rolling deploy; dropped in a later release
+   * (docs/operations.md, "DynamoDB: the sharded destination-status index").
+   */
   byDestinationStatus: 'by-destination-status',
+  /**
+   * destStatusShard ("<destination>#<status>#<shard>") + id: admin lists, replay of dead
+   * letters, stats; each query fans out over the DEST_STATUS_SHARDS shards and merges by id.
+   */
+  byDestinationStatusShard: 'by-destination-status-shard',
 } as const;
 
 /** GSIs of the leads table. */
@@ -28,6 +37,14 @@ export const LEADS_INDEX = {
   /** brand + receivedAt: the console's lists and counts of a brand's leads. */
   byBrandReceived: 'by-brand-received',
 } as const;
+
+/**
+ * Shards of each destination and status in by-destination-status-shard: a busy destination's
+ * index writes spread over this many partitions (one takes about 1,000 writes/s), and every read
+ * of a destination-status fans out over all of them. Part of the data format: raising it is safe
+ * (reads walk every shard, old items stay in theirs), lowering it hides deliveries.
+ */
+export const DEST_STATUS_SHARDS = 8;
 
 /**
  * Shards of the sparse `due` index. Spreads the writes of pending deliveries over this many
