@@ -53,6 +53,8 @@ export async function runServer(env: Env, roles: Roles, options: { demo?: boolea
         adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
         demoCrm: container.configSource.isBundledExample,
         breakerState: worker ? (id: string) => worker.breakers.state(id) : undefined,
+        privacy: container.privacy,
+        onErasureRequested: worker ? () => worker.erasures.wake() : undefined,
       })
     : null;
 

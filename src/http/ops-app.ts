@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { JobQueue } from '../ports/job-queue.js';
 import type { LeadStore } from '../ports/lead-store.js';
 import type { RequestBudgets } from '../ports/request-budgets.js';
+import type { PrivacyDeps } from '../privacy/requests.js';
 import { readCommittedDocument, serveOpenApi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { registerDemoCrmRoutes } from './routes/demo-crm.js';
@@ -30,6 +31,10 @@ export interface OpsRoutesDeps {
   demoCrm?: boolean;
   /** Circuit breaker state of a destination in this process's worker; absent without a worker. */
   breakerState?: (destinationId: string) => BreakerStateName;
+  /** The privacy use cases (export, erasure) behind the admin token; absent leaves their routes out. */
+  privacy?: PrivacyDeps;
+  /** An erasure was recorded: wake this process's erasure runner, if it has a worker. */
+  onErasureRequested?: () => void;
   now?: () => number;
 }
 
@@ -70,6 +75,8 @@ export async function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDep
       breakerState: deps.breakerState,
       budgets: deps.budgets,
       metrics: deps.metrics,
+      privacy: deps.privacy,
+      onErasureRequested: deps.onErasureRequested,
     });
   }
   if (deps.demoCrm === true) registerDemoCrmRoutes(app, now);

@@ -13,6 +13,8 @@ export function brand(overrides: Partial<BrandConfig> & Pick<BrandConfig, 'id'>)
     defaultCountry: 'FR',
     rateLimitPerMinute: null,
     duplicateWindowMs: null,
+    requireConsentText: false,
+    retentionMs: 3 * 365 * 86_400_000,
     ...overrides,
   };
 }
@@ -29,6 +31,7 @@ export function destination(overrides: Partial<DestinationConfig> & Pick<Destina
     maxInFlight: null,
     rateLimitPerSecond: null,
     circuitBreaker: { consecutiveFailures: 5, halfOpenAfterMs: 30_000 },
+    storeResponseBody: 'errors',
     ...overrides,
   };
 }

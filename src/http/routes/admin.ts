@@ -12,6 +12,8 @@ import { registerDestinationRoutes, type DestinationRouteDeps } from './destinat
 import { truncateIp } from '../../domain/client-ip.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { RequestBudgets } from '../../ports/request-budgets.js';
+import type { PrivacyDeps } from '../../privacy/requests.js';
+import { registerPrivacyRoutes } from './privacy.js';
 
 /** The fields of an audit line: the action is the route pattern, the record its id parameter. */
 function auditFields(request: FastifyRequest, statusCode: number, outcome: string): Record<string, unknown> {
@@ -26,6 +28,7 @@ function auditFields(request: FastifyRequest, statusCode: number, outcome: strin
     ...(route.startsWith('/v1/leads/') ? { leadId: record } : {}),
     ...(route.startsWith('/v1/deliveries/') ? { deliveryId: record } : {}),
     ...(route.startsWith('/v1/destinations/') ? { destination: record } : {}),
+    ...(route.startsWith('/v1/privacy/erasures/') ? { erasureId: record } : {}),
     statusCode,
     outcome,
   };
@@ -39,6 +42,9 @@ export interface AdminRouteDeps extends Pick<DestinationRouteDeps, 'config' | 'b
   /** Failed sign-ins are counted per client IP here. */
   budgets: RequestBudgets;
   metrics: Metrics;
+  /** The privacy use cases; their routes are left out without them. */
+  privacy?: PrivacyDeps;
+  onErasureRequested?: () => void;
 }
 
 /** Failed admin authentications per client IP and minute before 429. */
@@ -103,6 +109,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
   };
 
   registerDestinationRoutes(app, { config: deps.config, store, breakerState: deps.breakerState });
+  if (deps.privacy) registerPrivacyRoutes(app, { privacy: deps.privacy, onErasureRequested: deps.onErasureRequested, fromStore });
 
   app.get<{ Params: { id: string } }>(
     '/v1/leads/:id',
@@ -157,7 +164,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
         params: idParamsSchema,
         response: {
           202: open(
-            { id: { type: 'string' }, status: { type: 'string', enum: ['pending', 'delivered', 'dead'] } },
+            { id: { type: 'string' }, status: { type: 'string', enum: ['pending', 'delivered', 'dead', 'cancelled'] } },
             { description: 'Pending again (or its status when it could not be replayed)' },
           ),
           ...errors([400, 404]),
