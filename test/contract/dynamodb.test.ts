@@ -27,7 +27,7 @@ describeLeadStoreContract('dynamodb (dynalite)', async () => {
   const store = new DynamoLeadStore({ client: dynamo.client(), tablePrefix: newPrefix() });
   await store.migrate();
   return { store, cleanup: () => store.close() };
-});
+}, { expiresByTtl: true });
 
 describe('dynamodb store: specifics', () => {
   const stores: DynamoLeadStore[] = [];

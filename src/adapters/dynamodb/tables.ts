@@ -8,7 +8,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * lives outside src/ (tsc's rootDir) and ships with the package ("files": migrations), so it is
  * read at run time, like migrations/sqlite; this path is the same from src/ and dist/.
  */
-const TABLES_FILE = fileURLToPath(new URL('../../../../migrations/dynamodb/tables.json', import.meta.url));
+const TABLES_FILE = fileURLToPath(new URL('../../../migrations/dynamodb/tables.json', import.meta.url));
 
 export const TABLE_NAMES = ['leads', 'deliveries', 'attempts', 'idempotency', 'destinations', 'fingerprints', 'identities', 'erasures', 'audit'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
