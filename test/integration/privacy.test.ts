@@ -232,6 +232,22 @@ describe('privacy: export and erasure of a person on SQLite', () => {
     for (const needle of [EMAIL, LAST_NAME, ...PHONE_FORMS.slice(0, 3)]) expect(logText.includes(needle), needle).toBe(false);
   });
 
+  it('a CRM that echoes the request: nothing of the contact is kept in its attempts', async () => {
+    const h = await start();
+    h.crmA.respondWith((req) => ({ status: 400, body: req.body, headers: { 'content-type': 'application/json' } }));
+    h.crmB.respondWith((req) => ({ status: 200, body: req.body }));
+    const leadId = await postLead(h, 'mp-secret-key-0123456789abcdef', '06 12 34 56 78', 'menage');
+    const deliveries = await until(() => h.store.listDeliveriesOfLead(leadId), (ds) => ds.length === 2 && ds.every((d) => d.status !== 'pending'));
+    expect(deliveries.map((d) => [d.destination, d.status]).sort()).toEqual([['crm-a', 'dead'], ['crm-b', 'delivered']]);
+    const attempts = (await Promise.all(deliveries.map((d) => h.store.listAttempts(d.id)))).flat();
+    expect(attempts).toHaveLength(2);
+    const dead = attempts.find((a) => a.statusCode === 400)!;
+    expect(dead.responseBody).toContain('lead.created'); // the error is still readable...
+    expect(attempts.find((a) => a.statusCode === 200)!.responseBody).toBeNull(); // ...a success keeps nothing
+    const kept = JSON.stringify(attempts);
+    for (const needle of [EMAIL, 'Camille', LAST_NAME, '75011', ...PHONE_FORMS]) expect(kept.includes(needle), `${needle} kept`).toBe(false);
+  });
+
   it('refuses a lead without consent text when the brand requires it: 400 at /consent/text', async () => {
     const { buildTestPublicApp } = await import('../helpers/apps.js');
     const { MemoryStore } = await import('../helpers/memory-store.js');
