@@ -118,8 +118,9 @@ async function postLead(h: Harness, key: string, phone: string, service: string)
   return res.json<{ id: string }>().id;
 }
 
-const admin = (h: Harness, method: 'GET' | 'POST', url: string, payload?: unknown) =>
-  h.opsApp.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}` }, ...(payload === undefined ? {} : { payload }) });
+async function admin(h: Harness, method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) {
+  return h.opsApp.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}` }, payload });
+}
 
 const isNotice = (req: RecordedRequest) => JSON.parse(req.body).type === 'lead.erased';
 
@@ -202,7 +203,7 @@ describe('privacy: export and erasure of a person on SQLite', () => {
       { destination: 'crm-a', status: 'delivered', count: 2 },
       { destination: 'crm-b', status: 'delivered', count: 3 },
     ]);
-    const dataOf = (reqs: RecordedRequest[], s: string) => reqs.map((r) => verified(r, s)).map((b) => ({ type: b.type, ...b.data }));
+    const dataOf = (reqs: RecordedRequest[], s: string): Array<Record<string, unknown>> => reqs.map((r) => verified(r, s)).map((b) => ({ type: b.type, ...b.data }));
     expect(dataOf(noticesA, SECRET_A).map((n) => n.id).sort()).toEqual([lead1, lead3].sort());
     expect(new Set(dataOf(h.crmB.requests.filter(isNotice), SECRET_B).map((n) => n.id))).toEqual(new Set([lead1, lead2, lead3]));
     for (const notice of dataOf(noticesB, SECRET_B)) {
