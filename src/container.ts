@@ -21,6 +21,11 @@ import { createDeliveryGate } from './worker/delivery-gate.js';
 import { createSweeper } from './worker/sweeper.js';
 import { createWorker } from './worker/worker.js';
 import { MemoryDestinationLimits } from './adapters/memory/destination-limits.js';
+import type { PrivacyHasher } from './domain/fingerprint.js';
+import { createErasureRunner, type ErasureRunner } from './privacy/erasure-runner.js';
+import { resolvePrivacyKey } from './privacy/key.js';
+import type { PrivacyDeps } from './privacy/requests.js';
+import { createRetentionPurger } from './privacy/retention-purger.js';
 import type { DestinationLimits } from './ports/destination-limits.js';
 
 /** The composition root: config → adapters → typed dependencies. Nothing else picks adapters. */
@@ -39,6 +44,8 @@ export interface Container {
   acceptLead: ((submission: LeadSubmission) => Promise<AcceptResult>) | null;
   /** The delivery worker, its sweeper and its CRM protections, when the worker role runs here. */
   worker: WorkerRuntime | null;
+  /** What the privacy use cases (src/privacy/requests.ts) need; the admin API and the CLI call them. */
+  privacy: PrivacyDeps;
   /** Closes every adapter; safe to call once everything using them has stopped. */
   close(): Promise<void>;
 }
@@ -53,6 +60,8 @@ export interface Roles {
 export interface WorkerRuntime {
   /** This process's circuit breakers, for the admin view. */
   breakers: CircuitBreakers;
+  /** Runs privacy erasures (and resumes them after a restart). */
+  erasures: ErasureRunner;
   start(): void;
   /** Stops taking deliveries, waits for those in flight, then closes what the worker opened. */
   stop(): Promise<void>;
@@ -68,14 +77,16 @@ export async function createContainer(env: Env, roles: Roles, options: { demo?: 
   const { config, configSource } = loadConfig(env, options);
   const logger = createLogger(env.LOG_LEVEL);
   const metrics = createMetrics();
-  const { store, queue } = await openBackends(env, logger);
+  const hasher = resolvePrivacyKey(env);
+  const { store, queue } = await openBackends(env, hasher, logger);
   // The embedded store needs zero set-up: its schema is created on start. Production
   // backends are prepared by `leadgate migrate` (a deploy step), never by an api instance.
   if (env.LEADGATE_STORE === 'sqlite') await store.migrate();
   const worker = roles.worker ? await createWorkerRuntime(env, { config, logger, metrics, store, queue }) : null;
+  const privacy: PrivacyDeps = { config, store, hasher, logger, now: Date.now };
   const budgets = await createRequestBudgets(env);
   const captcha = roles.api ? new HttpCaptchaVerifier() : null;
-  const acceptLead = captcha ? createLeadAcceptor({ config, store, queue, metrics, captcha, now: Date.now }) : null;
+  const acceptLead = captcha ? createLeadAcceptor({ config, store, queue, metrics, captcha, hasher, now: Date.now }) : null;
   return {
     env,
     roles,
@@ -88,6 +99,7 @@ export async function createContainer(env: Env, roles: Roles, options: { demo?: 
     budgets,
     acceptLead,
     worker,
+    privacy,
     async close() {
       await captcha?.close();
       await budgets.close();
@@ -102,7 +114,7 @@ export async function createContainer(env: Env, roles: Roles, options: { demo?: 
  * Production adapters are imported only when chosen: the AWS SDK and BullMQ would otherwise add
  * tens of MB to every embedded process.
  */
-async function openBackends(env: Env, logger?: Logger): Promise<{ store: LeadStore; queue: JobQueue }> {
+async function openBackends(env: Env, hasher: PrivacyHasher, logger?: Logger): Promise<{ store: LeadStore; queue: JobQueue }> {
   // A job whose handler failed (store hiccup) is handed again later; say so, without data.
   const onError = (err: unknown) => logger?.warn({ err: errorSummary(err) }, 'queue error, the job will be retried');
 
@@ -112,15 +124,15 @@ async function openBackends(env: Env, logger?: Logger): Promise<{ store: LeadSto
     // issue 13: new deliveries go from the ingest straight to this process's worker, when it runs one.
     const handoff = new SqliteHandoff();
     return {
-      store: new SqliteLeadStore(db, { handoff, attemptWriteDeferMs: 2 }),
+      store: new SqliteLeadStore(db, { hasher, handoff, attemptWriteDeferMs: 2 }),
       queue: new SqliteJobQueue(db, { onError, leaseMs: env.LEADGATE_JOB_LEASE_MS, handoff }),
     };
   }
-  return { store: await openStore(env), queue: await openQueue(env, onError) };
+  return { store: await openStore(env, hasher), queue: await openQueue(env, onError) };
 }
 
-async function openStore(env: Env): Promise<LeadStore> {
-  if (env.LEADGATE_STORE === 'sqlite') return new SqliteLeadStore(openSqliteDatabase(env.LEADGATE_DATA_DIR));
+async function openStore(env: Env, hasher: PrivacyHasher): Promise<LeadStore> {
+  if (env.LEADGATE_STORE === 'sqlite') return new SqliteLeadStore(openSqliteDatabase(env.LEADGATE_DATA_DIR), { hasher });
   const [{ DynamoDBClient }, { DynamoLeadStore }] = await Promise.all([
     import('@aws-sdk/client-dynamodb'),
     import('./adapters/dynamodb/lead-store.js'),
@@ -236,14 +248,23 @@ async function createWorkerRuntime(
   const sweeper = needsSweeper(env)
     ? createSweeper({ store, queue, logger, intervalMs: env.LEADGATE_SWEEP_INTERVAL_MS, graceMs: env.LEADGATE_SWEEP_GRACE_MS })
     : null;
+  // Privacy: erasures run (and resume after a restart) in the workers; so does the SQLite
+  // retention purge (DynamoDB expires the same records with its TTL).
+  const erasures = createErasureRunner({ store, queue, logger, now: Date.now, batchSize: env.LEADGATE_ERASURE_BATCH_SIZE });
+  const purger = createRetentionPurger({ config, store, metrics, logger, now: Date.now });
 
   return {
     breakers,
+    erasures,
     start() {
       worker.start();
       sweeper?.start();
+      erasures.start();
+      purger.start();
     },
     async stop() {
+      await erasures.stop();
+      await purger.stop();
       await sweeper?.stop();
       await worker.stop();
       await limits.close();
@@ -254,11 +275,12 @@ async function createWorkerRuntime(
 }
 
 /** Opens the store and queue for an operator command (lead show, replay, migrate, …) and closes them after. */
-export async function withBackends<T>(env: Env, fn: (store: LeadStore, queue: JobQueue) => Promise<T>): Promise<T> {
-  const { store, queue } = await openBackends(env);
+export async function withBackends<T>(env: Env, fn: (store: LeadStore, queue: JobQueue, hasher: PrivacyHasher) => Promise<T>): Promise<T> {
+  const hasher = resolvePrivacyKey(env);
+  const { store, queue } = await openBackends(env, hasher);
   try {
     if (env.LEADGATE_STORE === 'sqlite') await store.migrate();
-    return await fn(store, queue);
+    return await fn(store, queue, hasher);
   } finally {
     await queue.close();
     await store.close();

@@ -4,6 +4,7 @@ import { configCheck } from './config-check.js';
 import { destination } from './destination.js';
 import { leadShow } from './lead-show.js';
 import { migrate } from './migrate.js';
+import { privacy } from './privacy.js';
 import { replay } from './replay.js';
 import { runServer } from './serve.js';
 import { UsageError } from './usage-error.js';
@@ -21,6 +22,8 @@ const USAGE = `usage: leadgate <command>
   replay --destination <id> [--status dead] [--since <ISO>] [--until <ISO>]
   destination pause <id>     hold a destination's deliveries (no attempt spent), cluster-wide
   destination resume <id>    let them flow again
+  privacy export --email|--phone <v> [--brand <id>]   every lead of a person, as JSON (GDPR art. 15)
+  privacy erase --email|--phone <v> [--brand <id>]    erase them and notify the CRMs (art. 17, 19)
 
 Settings come from the environment: see README.md.`;
 
@@ -56,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
         return await replay(loadEnv(), rest);
       case 'destination':
         return await destination(loadEnv(), rest);
+      case 'privacy':
+        return await privacy(loadEnv(), rest);
       case 'help':
       case '--help':
       case '-h':

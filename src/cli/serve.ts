@@ -54,6 +54,8 @@ export async function runServer(env: Env, roles: Roles, options: { demo?: boolea
         demoCrm: container.configSource.isBundledExample,
         breakerState: worker ? (id: string) => worker.breakers.state(id) : undefined,
         trustProxy: env.LEADGATE_OPS_TRUST_PROXY,
+        privacy: container.privacy,
+        onErasureRequested: worker ? () => worker.erasures.wake() : undefined,
       })
     : null;
 

@@ -35,6 +35,14 @@ export const envSchema = z.object({
   LEADGATE_UNKNOWN_KEY_PER_MINUTE: int(1, 1_000_000)
     .default(10)
     .describe('per client IP: requests per minute with a missing or unknown key before 429 (slows key guessing)'),
+  LEADGATE_PRIVACY_KEY: z
+    .string()
+    .min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)')
+    .optional()
+    .describe('secret of the keyed hashes (HMAC-SHA256) that find a person\'s leads by email or phone and detect duplicates; required with LEADGATE_STORE=dynamodb; on sqlite, generated once into <data dir>/privacy.key (0600) when unset. Back it up: without it a person\'s leads cannot be found'),
+  LEADGATE_ERASURE_BATCH_SIZE: int(1, 10_000)
+    .default(100)
+    .describe('leads erased per store transaction by a privacy erasure (smaller: shorter write locks; larger: faster erasures)'),
   LEADGATE_CONFIG: optionalString.describe('config file; default ./leadgate.yaml; without either, only `serve --demo` starts (on the bundled example)'),
   LEADGATE_DATA_DIR: z.string().min(1).default('./data').describe('where the embedded store keeps its files'),
   LEADGATE_ADMIN_TOKEN: z
@@ -104,6 +112,9 @@ function combinationProblems(source: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   if (queue === 'bullmq' && !source.REDIS_URL) problems.push('REDIS_URL: is required when LEADGATE_QUEUE=bullmq');
   if (queue === 'sqs' && !source.SQS_QUEUE_URL) problems.push('SQS_QUEUE_URL: is required when LEADGATE_QUEUE=sqs');
+  if (store === 'dynamodb' && !source.LEADGATE_PRIVACY_KEY) {
+    problems.push('LEADGATE_PRIVACY_KEY: is required when LEADGATE_STORE=dynamodb (the instances must share the key of the keyed hashes)');
+  }
   if (queue === 'sqlite' && store !== 'sqlite') {
     problems.push('LEADGATE_QUEUE: sqlite works only with LEADGATE_STORE=sqlite (the jobs live in the same database)');
   }

@@ -1,6 +1,7 @@
 import { isSupportedCountry } from 'libphonenumber-js/max';
 import jsonata from 'jsonata';
 import { z } from 'zod';
+import { DEFAULT_RETENTION, parseRetention } from '../domain/retention.js';
 import { DEFAULT_RETRY_DELAYS, parseDuration } from '../domain/retry.js';
 
 /** The YAML config file of CONTRACT.md, with snake_case keys as users write them. */
@@ -12,6 +13,14 @@ const duration = z.string().superRefine((value, ctx) => {
     parseDuration(value);
   } catch {
     ctx.addIssue({ code: 'custom', message: 'must be a duration with a unit, such as "250ms", "5s", "5m" or "2h"' });
+  }
+});
+
+const retention = z.string().superRefine((value, ctx) => {
+  try {
+    parseRetention(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration of at least 1d, such as "90d" or "3y"' });
   }
 });
 
@@ -79,6 +88,8 @@ const brand = z.strictObject({
     .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 country code such as FR'),
   rate_limit: z.strictObject({ per_minute: z.number().int().min(1) }).optional(),
   duplicate_window: duration.optional(),
+  require_consent_text: z.boolean().default(false),
+  retention: retention.default(DEFAULT_RETENTION),
 });
 
 const secretString = z.string().min(1, 'must not be empty');
@@ -129,6 +140,7 @@ const destination = z.strictObject({
       half_open_after: duration.default('5s'),
     })
     .default({ failure_rate: 0.9, min_requests: 20, window: '30s', half_open_after: '5s' }),
+  store_response_body: z.enum(['errors', 'none']).default('errors'),
 });
 
 const postalCode = z.string().regex(/^[A-Za-z0-9 -]{1,16}\*?$/, 'must be a postal code, or a prefix ending in * (e.g. "75*")');

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { BotProtection, DestinationAuth, LeadgateConfig } from '../domain/config.js';
+import { parseRetention } from '../domain/retention.js';
 import { parseDuration } from '../domain/retry.js';
 import { ConfigError, formatPath } from './config-error.js';
 import { configFileSchema, type ConfigFile } from './file-schema.js';
@@ -118,6 +119,8 @@ function toDomain(file: ConfigFile): LeadgateConfig {
       defaultCountry: b.default_country,
       rateLimitPerMinute: b.rate_limit?.per_minute ?? null,
       duplicateWindowMs: b.duplicate_window === undefined ? null : parseDuration(b.duplicate_window),
+      requireConsentText: b.require_consent_text,
+      retentionMs: parseRetention(b.retention),
     })),
     destinations: file.destinations.map((d) => ({
       id: d.id,
@@ -138,6 +141,7 @@ function toDomain(file: ConfigFile): LeadgateConfig {
         windowMs: parseDuration(d.circuit_breaker.window),
         halfOpenAfterMs: parseDuration(d.circuit_breaker.half_open_after),
       },
+      storeResponseBody: d.store_response_body,
     })),
     routes: file.routes.map((r) => ({
       brands: r.brands,

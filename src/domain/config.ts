@@ -22,6 +22,10 @@ export interface BrandConfig {
    * one received within this window is flagged `duplicate_of`; null turns detection off.
    */
   duplicateWindowMs: number | null;
+  /** Leads without `consent.text` are refused (400 at /consent/text). */
+  requireConsentText: boolean;
+  /** Leads and everything attached are deleted this long after they were received. */
+  retentionMs: number;
 }
 
 export interface BotProtection {
@@ -102,6 +106,8 @@ export interface DestinationConfig {
   /** Requests per second; null = no limit. */
   rateLimitPerSecond: number | null;
   circuitBreaker: CircuitBreakerPolicy;
+  /** Which answers keep their (masked, 1 KiB) body in the attempt: non-2xx ones, or none. */
+  storeResponseBody: 'errors' | 'none';
 }
 
 export interface RouteConfig {

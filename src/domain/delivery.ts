@@ -1,6 +1,10 @@
 /** One delivery per lead and destination; it retries and dead-letters on its own. */
 
-export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
+/** `cancelled`: its lead was erased before it was sent; never sent, never replayed. */
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'cancelled';
+
+/** What a delivery sends: the lead itself, or the notice that it was erased (GDPR art. 19). */
+export type DeliveryKind = 'lead.created' | 'lead.erased';
 
 export interface Delivery {
   /** Stable across retries and replays: sent as `webhook-id` so CRMs can drop duplicates. */
@@ -8,6 +12,8 @@ export interface Delivery {
   leadId: string;
   destination: string;
   status: DeliveryStatus;
+  /** Absent means `lead.created` (every delivery made at ingest). */
+  kind?: DeliveryKind;
   /** Every attempt ever made, replays included. */
   attempts: number;
   /** Attempts since the delivery was created or last replayed: the position in the retry schedule. */

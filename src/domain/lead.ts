@@ -87,3 +87,27 @@ export interface Lead extends LeadInput {
   /** The id of the latest earlier lead of the brand with the same email or phone and service, within the brand's window. */
   duplicate_of?: string;
 }
+
+/**
+ * What is left of a lead once its person asked for erasure (GDPR art. 17): no personal field,
+ * only what ops need to explain a gap in the records.
+ */
+export interface ErasedLead {
+  id: string;
+  brand: string;
+  received_at: string;
+  status: 'erased';
+  /** ISO 8601. */
+  erased_at: string;
+}
+
+/** A lead as a store returns it: whole, or its tombstone. */
+export type StoredLead = Lead | ErasedLead;
+
+export function isErased(lead: StoredLead): lead is ErasedLead {
+  return lead.status === 'erased';
+}
+
+export function tombstone(lead: Pick<Lead, 'id' | 'brand' | 'received_at'>, erasedAt: number): ErasedLead {
+  return { id: lead.id, brand: lead.brand, received_at: lead.received_at, status: 'erased', erased_at: new Date(erasedAt).toISOString() };
+}

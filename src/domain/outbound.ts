@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { OutboundRequest } from '../ports/destination-client.js';
 import type { DestinationAuth, DestinationConfig } from './config.js';
 import { FORM_CONTENT_TYPE, encodeForm } from './form-encoding.js';
-import type { Lead } from './lead.js';
+import { isErased, type ErasedLead, type Lead, type StoredLead } from './lead.js';
 
 /**
  * What leadgate sends to a destination: the contract's default body and the Standard Webhooks
@@ -29,11 +29,34 @@ export function buildLeadCreatedPayload(lead: Lead, now: Date): LeadCreatedPaylo
   };
   if (lead.message !== undefined) data.message = lead.message;
   data.consent = lead.consent ?? {};
+  data.proof = consentProof(lead);
   data.source = lead.source ?? {};
   data.meta = lead.meta ?? {};
   // Only on duplicates, so a CRM can link or drop them (see `duplicate_window`).
   if (lead.duplicate_of !== undefined) data.duplicate_of = lead.duplicate_of;
   return { type: 'lead.created', timestamp: now.toISOString(), data };
+}
+
+/**
+ * The consent proof as a CRM keeps it beside the consent (GDPR art. 7(1): the controller must
+ * be able to show that the person consented): when, from which page and form, with which kind
+ * of key, from which network (the IP truncated) and browser.
+ */
+export function consentProof(lead: Lead): Record<string, string> {
+  const proof: Record<string, string> = { received_at: lead.received_at };
+  if (lead.source?.url !== undefined) proof.source_url = lead.source.url;
+  if (lead.source?.form !== undefined) proof.form = lead.source.form;
+  if (lead.proof !== undefined) {
+    proof.key_kind = lead.proof.key_kind;
+    proof.ip = lead.proof.ip;
+    if (lead.proof.user_agent !== undefined) proof.user_agent = lead.proof.user_agent;
+  }
+  return proof;
+}
+
+/** The `lead.erased` notice (GDPR art. 19): the ids a CRM needs to erase its own copy, nothing else. */
+export function buildLeadErasedPayload(lead: Pick<ErasedLead, 'id' | 'brand' | 'erased_at'>, now: Date): Record<string, unknown> {
+  return { type: 'lead.erased', timestamp: now.toISOString(), data: { id: lead.id, brand: lead.brand, erased_at: lead.erased_at } };
 }
 
 /** The `lead.created` payload, also the input of a destination's `transform:`. */
@@ -105,14 +128,15 @@ export function staticAuthorization(auth: DestinationAuth | null): string | null
 /** Headers leadgate owns: a destination's configured headers cannot override these. */
 const RESERVED = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature', 'content-length', 'host']);
 
+/** The request for a lead (`lead.created`), or for its tombstone (`lead.erased`). */
 export function buildOutboundRequest(
-  lead: Lead,
+  lead: StoredLead,
   destination: DestinationConfig,
   deliveryId: string,
   now: Date,
   options: OutboundOptions = {},
 ): OutboundRequest {
-  const payload = options.payload ?? buildLeadCreatedPayload(lead, now);
+  const payload = options.payload ?? (isErased(lead) ? buildLeadErasedPayload(lead, now) : buildLeadCreatedPayload(lead, now));
   // Signed below over exactly these bytes, whatever the format.
   const body = destination.format === 'form' ? encodeForm(payload) : JSON.stringify(payload);
   const timestampSec = Math.floor(now.getTime() / 1000);

@@ -1,5 +1,5 @@
 import type { Attempt, Delivery } from '../domain/delivery.js';
-import type { Lead } from '../domain/lead.js';
+import type { StoredLead } from '../domain/lead.js';
 import type { LeadStore } from '../ports/lead-store.js';
 
 /** The admin API speaks snake_case JSON with ISO dates, like the forwarded payload. */
@@ -12,6 +12,7 @@ export function deliveryView(d: Delivery) {
     lead_id: d.leadId,
     destination: d.destination,
     status: d.status,
+    kind: d.kind ?? 'lead.created',
     attempts: d.attempts,
     last_status_code: d.lastStatusCode,
     last_error: d.lastError,
@@ -35,7 +36,7 @@ export function attemptView(a: Attempt) {
   };
 }
 
-export function leadView(lead: Lead, deliveries: Array<{ delivery: Delivery; attempts: Attempt[] }>) {
+export function leadView(lead: StoredLead, deliveries: Array<{ delivery: Delivery; attempts: Attempt[] }>) {
   return {
     ...lead,
     deliveries: deliveries.map(({ delivery, attempts }) => ({

@@ -12,6 +12,7 @@ export interface AuditRecord {
   leadId?: string;
   deliveryId?: string;
   destination?: string;
+  erasureId?: string;
 }
 
 /** ok below 400; denied for 401, 403 (CSRF) and 429; error otherwise. */

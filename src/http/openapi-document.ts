@@ -51,6 +51,13 @@ export async function generateOpenApiDocument(): Promise<Record<string, unknown>
     readiness: notCalled,
     budgets,
     adminToken: 'openapi-document-generation-token',
+    privacy: {
+      config,
+      store: unreachable<LeadStore>('store'),
+      hasher: { hash: () => '' },
+      logger: pino({ level: 'silent' }),
+      now: Date.now,
+    },
   });
   try {
     await app.ready();

@@ -8,6 +8,7 @@ import type { RequestBudgets } from '../ports/request-budgets.js';
 import { consoleRoutes } from './console/plugin.js';
 import type { ConsolePrivacy } from './console/kit.js';
 import type { Lead } from '../domain/lead.js';
+import type { PrivacyDeps } from '../privacy/requests.js';
 import { readCommittedDocument, serveOpenApi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { registerDemoCrmRoutes } from './routes/demo-crm.js';
@@ -33,6 +34,10 @@ export interface OpsRoutesDeps {
   demoCrm?: boolean;
   /** Circuit breaker state of a destination in this process's worker; absent without a worker. */
   breakerState?: (destinationId: string) => BreakerStateName;
+  /** The privacy use cases (export, erasure) behind the admin token; absent leaves their routes out. */
+  privacy?: PrivacyDeps;
+  /** An erasure was recorded: wake this process's erasure runner, if it has a worker. */
+  onErasureRequested?: () => void;
   now?: () => number;
 }
 
@@ -43,8 +48,8 @@ export interface OpsAppDeps extends OpsRoutesDeps {
   trustProxy?: number | string[];
   /** The console's search of a person's leads (the privacy index), once it exists. */
   findLeadsByPerson?: (identifier: string) => Promise<Lead[]>;
-  /** The console's privacy screen (export, erase), once the privacy API exists. */
-  privacy?: ConsolePrivacy;
+  /** The console's privacy screen (export, erase), once it is built (the use cases exist: `privacy`). */
+  consolePrivacy?: ConsolePrivacy;
 }
 
 /**
@@ -70,7 +75,7 @@ export async function buildOpsApp(deps: OpsAppDeps): Promise<FastifyInstance> {
       breakerState: deps.breakerState,
       now: deps.now ?? Date.now,
       findLeadsByPerson: deps.findLeadsByPerson,
-      privacy: deps.privacy,
+      privacy: deps.consolePrivacy,
     });
   }
   return app;
@@ -94,6 +99,8 @@ export async function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDep
       breakerState: deps.breakerState,
       budgets: deps.budgets,
       metrics: deps.metrics,
+      privacy: deps.privacy,
+      onErasureRequested: deps.onErasureRequested,
     });
   }
   if (deps.demoCrm === true) registerDemoCrmRoutes(app, now);

@@ -2,7 +2,7 @@ import { spamReason } from '../domain/bot-check.js';
 import { truncateIp } from '../domain/client-ip.js';
 import type { BrandConfig, LeadgateConfig } from '../domain/config.js';
 import type { NewDelivery } from '../domain/delivery.js';
-import { leadFingerprints } from '../domain/fingerprint.js';
+import { leadFingerprints, leadIdentities, type PrivacyHasher } from '../domain/fingerprint.js';
 import { newId } from '../domain/ids.js';
 import type { Lead, LeadInput, Proof } from '../domain/lead.js';
 import { normaliseLead, type NormaliseIssue } from '../domain/normalise.js';
@@ -52,6 +52,8 @@ export interface AcceptLeadDeps {
   queue: JobQueue;
   metrics: Metrics;
   captcha: CaptchaVerifier;
+  /** Keyed hashes of emails and phones (LEADGATE_PRIVACY_KEY): duplicate fingerprints and the identity index. */
+  hasher: PrivacyHasher;
   now: () => number;
 }
 
@@ -61,7 +63,7 @@ export interface AcceptLeadDeps {
  * transaction) → enqueue. `created` is returned only once the lead is durable.
  */
 export function createLeadAcceptor(deps: AcceptLeadDeps): (submission: LeadSubmission) => Promise<AcceptResult> {
-  const { config, store, queue, metrics, captcha, now } = deps;
+  const { config, store, queue, metrics, captcha, hasher, now } = deps;
 
   /** The brand's captcha, if any: `verified`, `unverified` (provider down, accepted anyway), or a refusal. */
   const checkCaptcha = async (
@@ -98,6 +100,10 @@ export function createLeadAcceptor(deps: AcceptLeadDeps): (submission: LeadSubmi
   return async function acceptLead({ brand, body, idempotency, client, log }): Promise<AcceptResult> {
     const normalised = normaliseLead(body, brand.defaultCountry);
     if (!normalised.ok) return { kind: 'invalid', issues: normalised.issues };
+    // A brand that must prove what the person agreed to (GDPR art. 7(1)) needs the text shown.
+    if (brand.requireConsentText && normalised.lead.consent?.text === undefined) {
+      return { kind: 'invalid', issues: [{ path: '/consent/text', message: 'is required by this brand: the consent text the person agreed to' }] };
+    }
 
     const captchaState = await checkCaptcha(brand, body.bot?.captcha_token, client.ip);
     if (captchaState === 'failed') return { kind: 'captcha_failed' };
@@ -112,7 +118,7 @@ export function createLeadAcceptor(deps: AcceptLeadDeps): (submission: LeadSubmi
     };
     const window = brand.duplicateWindowMs;
     // Spam neither finds nor becomes a duplicate: a bot must not shadow a person's lead.
-    const fingerprints = window === null || spam !== null ? [] : leadFingerprints(brand.id, normalised.lead);
+    const fingerprints = window === null || spam !== null ? [] : leadFingerprints(hasher, brand.id, normalised.lead);
     let duplicateOf: string | null = null;
     try {
       // Looked up before routing, because a route's forward_duplicates decides the deliveries;
@@ -136,7 +142,12 @@ export function createLeadAcceptor(deps: AcceptLeadDeps): (submission: LeadSubmi
       ...(duplicateOf !== null ? { duplicate_of: duplicateOf } : {}),
     };
     const deliveries: NewDelivery[] = destinations.map((destination) => ({ id: newId(), destination }));
-    const command: IngestCommand = { lead, deliveries };
+    const command: IngestCommand = {
+      lead,
+      deliveries,
+      identities: leadIdentities(hasher, normalised.lead),
+      retainUntil: receivedAt + brand.retentionMs,
+    };
     if (window !== null && fingerprints.length > 0) {
       command.fingerprints = { values: fingerprints, expiresAt: receivedAt + window };
     }

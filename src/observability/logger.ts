@@ -31,8 +31,9 @@ export function loggerOptions(level: string): LoggerOptions {
   };
 }
 
-export function createLogger(level: string): Logger {
-  return pino(loggerOptions(level));
+/** To stdout, or to `destination` (the CLI writes its audit lines to stderr, its output to stdout). */
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
 
 export type { Logger };

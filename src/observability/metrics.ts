@@ -110,6 +110,12 @@ export function createMetrics() {
     help: '1 when this process is ready (store and queue answer, not draining), computed at each scrape',
     registers: [registry],
   });
+  const recordsPurged = new Counter({
+    name: 'leadgate_records_purged_total',
+    help: 'Records deleted by the retention purge, by kind (leads, deliveries, attempts, fingerprints, identities, idempotency)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
   const httpDuration = new Histogram({
     name: 'leadgate_http_request_duration_seconds',
     help: 'HTTP request duration by method, route pattern and status code',
@@ -137,6 +143,7 @@ export function createMetrics() {
     ready,
     circuitBreakerState,
     deliveriesHeld,
+    recordsPurged,
     httpDuration,
   };
 }

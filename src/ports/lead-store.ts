@@ -1,11 +1,12 @@
 import type { Attempt, AttemptResult, Delivery, DeliveryStatus, NewDelivery } from '../domain/delivery.js';
-import type { Lead, LeadStatus } from '../domain/lead.js';
+import type { Lead, LeadStatus, StoredLead } from '../domain/lead.js';
+import type { PrivacyStore } from './privacy-store.js';
 
 /**
  * The record of truth: leads, deliveries, attempts and idempotency keys.
  * Every adapter passes test/contract/lead-store.contract.ts.
  */
-export interface LeadStore {
+export interface LeadStore extends PrivacyStore {
   /** Create or upgrade tables; idempotent. */
   migrate(): Promise<void>;
 
@@ -23,7 +24,8 @@ export interface LeadStore {
    */
   findDuplicate(fingerprints: string[], since: number): Promise<string | null>;
 
-  getLead(id: string): Promise<Lead | null>;
+  /** The lead, or its tombstone once erased. */
+  getLead(id: string): Promise<StoredLead | null>;
   getDelivery(id: string): Promise<Delivery | null>;
   listDeliveriesOfLead(leadId: string): Promise<Delivery[]>;
   listAttempts(deliveryId: string): Promise<Attempt[]>;
@@ -106,6 +108,10 @@ export interface IngestCommand {
     values: string[];
     expiresAt: number;
   };
+  /** Identity hashes of the lead's email and phone (domain/fingerprint.ts): a person's leads are found by these. */
+  identities?: string[];
+  /** Epoch ms after which the lead and everything attached may be deleted (the brand's retention). */
+  retainUntil?: number;
 }
 
 export type IngestResult =
@@ -161,7 +167,8 @@ export interface LeadFilter {
 }
 
 export interface LeadPage {
-  items: Lead[];
+  /** Erased leads are listed as their tombstones. */
+  items: StoredLead[];
   nextCursor: string | null;
 }
 

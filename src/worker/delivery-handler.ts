@@ -2,6 +2,8 @@ import { decideAttempt, requestBuildFailure } from '../domain/delivery-decision.
 import { compileTransforms, type Transforms } from '../domain/transforms.js';
 import type { LeadgateConfig } from '../domain/config.js';
 import type { AttemptResult, Delivery } from '../domain/delivery.js';
+import { isErased } from '../domain/lead.js';
+import { storedResponseBody } from '../domain/response-body.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DestinationClient } from '../ports/destination-client.js';
@@ -119,7 +121,14 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps): JobHandler {
     // Protecting the CRM: limits and breaker around the request; held = nothing sent, no attempt spent.
     const gated = await gate.send(destination, () => client.send(request));
     if (gated.kind === 'held') return { retryAt: gated.retryAt };
-    const sent = gated.result;
+    // Data minimisation: a 2xx keeps no body, an error at most 1 KiB with personal data masked.
+    const sent =
+      gated.result.kind === 'response'
+        ? {
+            ...gated.result,
+            body: storedResponseBody(gated.result.body, gated.result.statusCode, destination.storeResponseBody, isErased(lead) ? undefined : lead.contact) ?? '',
+          }
+        : gated.result;
     // A rejected token must not be reused: the next attempt fetches a new one.
     if (accessToken !== null && sent.kind === 'response' && sent.statusCode === 401) deps.tokens?.invalidate(destination.id, accessToken);
     observeDuration(destination.id, sent.durationMs / 1000);

@@ -1,14 +1,15 @@
 import type { DestinationConfig } from '../domain/config.js';
 import { requestBuildFailure, tokenFailure, transformFailure } from '../domain/delivery-decision.js';
 import type { AttemptResult, Delivery } from '../domain/delivery.js';
-import type { Lead } from '../domain/lead.js';
+import { isErased, type StoredLead } from '../domain/lead.js';
 import { buildLeadCreatedPayload, buildOutboundRequest } from '../domain/outbound.js';
 import type { Transforms } from '../domain/transforms.js';
 import type { OutboundRequest } from '../ports/destination-client.js';
 import type { TokenProvider } from '../ports/token-provider.js';
 
 export interface PrepareInput {
-  lead: Lead;
+  /** The lead, or its tombstone for a `lead.erased` notice. */
+  lead: StoredLead;
   delivery: Delivery;
   destination: DestinationConfig;
   /** Epoch ms: the webhook timestamp and the payload's `timestamp`. */
@@ -26,13 +27,23 @@ export type Prepared =
   /** Nothing to send: this attempt's outcome is already decided. */
   | { kind: 'failed'; result: AttemptResult };
 
-/** transform → OAuth2 token → body, headers and signature. Never throws. */
+/**
+ * transform → OAuth2 token → body, headers and signature. Never throws. A `lead.erased` notice
+ * goes through the same path (auth, signing, retries) with its own fixed body: no transform.
+ */
 export async function prepareRequest(input: PrepareInput): Promise<Prepared> {
   const { lead, delivery, destination, startedAt } = input;
   const at = new Date(startedAt);
 
+  // Only a notice may read a tombstone, and a notice only a tombstone: an erased lead's own
+  // delivery that raced its erasure is never sent (the erasure cancelled it in the store).
+  const notice = delivery.kind === 'lead.erased';
+  if (notice !== isErased(lead)) {
+    return { kind: 'failed', result: requestBuildFailure(delivery, startedAt, notice ? 'lead not erased' : 'lead erased') };
+  }
+
   let payload: Record<string, unknown> | undefined;
-  if (input.transforms.has(destination.id)) {
+  if (!isErased(lead) && input.transforms.has(destination.id)) {
     const transformed = await input.transforms.apply(destination.id, buildLeadCreatedPayload(lead, at));
     if (!transformed.ok) return { kind: 'failed', result: transformFailure(delivery, startedAt, transformed.error) };
     payload = transformed.value;

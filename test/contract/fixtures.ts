@@ -40,7 +40,7 @@ export function makeIngest(
 export function attemptResult(
   deliveryId: string,
   number: number,
-  status: DeliveryStatus,
+  status: Exclude<DeliveryStatus, 'cancelled'>,
   nextAttemptAt: number | null = null,
 ): AttemptResult {
   const ok = status === 'delivered';

@@ -14,6 +14,8 @@ import type { CaptchaVerifier } from '../../src/ports/captcha-verifier.js';
 import type { JobQueue } from '../../src/ports/job-queue.js';
 import type { LeadStore } from '../../src/ports/lead-store.js';
 import type { RequestBudgets } from '../../src/ports/request-budgets.js';
+import type { PrivacyHasher } from '../../src/domain/fingerprint.js';
+import { testHasher } from './privacy.js';
 
 /** The two listeners of a process, wired as src/cli/serve.ts wires them, over test doubles or real adapters. */
 export interface TestAppDeps {
@@ -34,6 +36,10 @@ export interface TestAppDeps {
   unknownKeyPerMinute?: number;
   opsTrustProxy?: number | string[];
   findLeadsByPerson?: (identifier: string) => Promise<Lead[]>;
+  /** Defaults to the tests' privacy key. */
+  hasher?: PrivacyHasher;
+  /** Wakes an erasure runner when the admin API records an erasure. */
+  onErasureRequested?: () => void;
 }
 
 /** Brands without a captcha never call it; one that does gets a verifier passed in. */
@@ -73,6 +79,7 @@ export function buildTestPublicApp(deps: TestAppDeps): Promise<FastifyInstance> 
       queue: deps.queue,
       metrics: c.metrics,
       captcha: deps.captcha ?? NO_CAPTCHA,
+      hasher: deps.hasher ?? testHasher,
       now: c.now,
     }),
   });
@@ -92,6 +99,8 @@ export function buildTestOpsApp(deps: TestAppDeps): Promise<FastifyInstance> {
     adminToken: deps.adminToken ?? null,
     demoCrm: deps.demoCrm,
     breakerState: deps.breakerState,
+    privacy: { config: deps.config, store: deps.store, hasher: deps.hasher ?? testHasher, logger: c.logger, now: c.now },
+    onErasureRequested: deps.onErasureRequested,
     now: c.now,
     trustProxy: deps.opsTrustProxy,
     findLeadsByPerson: deps.findLeadsByPerson,

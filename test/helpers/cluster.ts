@@ -40,6 +40,7 @@ export async function startCluster(queue: 'bullmq' | 'sqs', baseEnv: Record<stri
     ...baseEnv,
     LEADGATE_STORE: 'dynamodb',
     LEADGATE_QUEUE: queue,
+    LEADGATE_PRIVACY_KEY: `test-privacy-key-${randomUUID()}`,
     DYNAMODB_TABLE_PREFIX: `lg-${randomUUID().slice(0, 8)}`,
     AWS_REGION: 'eu-west-1',
     AWS_ACCESS_KEY_ID: 'test',

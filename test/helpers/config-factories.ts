@@ -13,6 +13,8 @@ export function brand(overrides: Partial<BrandConfig> & Pick<BrandConfig, 'id'>)
     defaultCountry: 'FR',
     rateLimitPerMinute: null,
     duplicateWindowMs: null,
+    requireConsentText: false,
+    retentionMs: 3 * 365 * 86_400_000,
     ...overrides,
   };
 }
@@ -30,6 +32,7 @@ export function destination(overrides: DestinationOverrides): DestinationConfig 
     auth: null,
     maxInFlight: null,
     rateLimitPerSecond: null,
+    storeResponseBody: 'errors',
     ...overrides,
     circuitBreaker: { ...DEFAULT_CIRCUIT_BREAKER, ...overrides.circuitBreaker },
   };

@@ -1,5 +1,15 @@
 import type { Attempt, AttemptResult, Delivery } from '../../src/domain/delivery.js';
-import type { Lead } from '../../src/domain/lead.js';
+import { newId } from '../../src/domain/ids.js';
+import { tombstone, type ErasedLead, type Lead, type StoredLead } from '../../src/domain/lead.js';
+import {
+  EMPTY_PURGE,
+  summariseNotices,
+  type Erasure,
+  type ErasureStep,
+  type NewErasure,
+  type PrivacyAuditEntry,
+  type PurgeCounts,
+} from '../../src/ports/privacy-store.js';
 import {
   InvalidCursorError,
   type AttemptCounts,
@@ -36,6 +46,13 @@ export class MemoryStore implements LeadStore {
   private readonly states = new Map<string, DestinationState>();
   /** Duplicate fingerprints, in ingest order. */
   private readonly fingerprints: Array<{ fingerprint: string; receivedAt: number; leadId: string }> = [];
+  /** Tombstones of erased leads (kept apart so `leads` stays a map of whole leads for tests). */
+  readonly erased = new Map<string, ErasedLead>();
+  private readonly identities: Array<{ identity: string; leadId: string; brand: string }> = [];
+  private readonly erasures = new Map<string, { record: NewErasure; status: 'pending' | 'done'; leads: number; completedAt: number | null }>();
+  private readonly audit: PrivacyAuditEntry[] = [];
+  /** Which erasure a lead.erased delivery announces. */
+  private readonly noticeOf = new Map<string, string>();
 
   down = false;
   failNext = 0;
@@ -81,6 +98,7 @@ export class MemoryStore implements LeadStore {
     for (const fingerprint of command.fingerprints?.values ?? []) {
       this.fingerprints.push({ fingerprint, receivedAt, leadId: lead.id });
     }
+    for (const identity of new Set(command.identities ?? [])) this.identities.push({ identity, leadId: lead.id, brand: lead.brand });
     for (const d of command.deliveries) {
       this.deliveries.set(d.id, {
         id: d.id,
@@ -114,9 +132,9 @@ export class MemoryStore implements LeadStore {
     return latest?.leadId ?? null;
   }
 
-  async getLead(id: string): Promise<Lead | null> {
+  async getLead(id: string): Promise<StoredLead | null> {
     this.check();
-    const lead = this.leads.get(id);
+    const lead = this.leads.get(id) ?? this.erased.get(id);
     return lead ? structuredClone(lead) : null;
   }
 
@@ -188,10 +206,12 @@ export class MemoryStore implements LeadStore {
   async replay(selector: ReplaySelector): Promise<Delivery[]> {
     this.check();
     const at = this.now();
+    // Never a cancelled delivery, nor the lead.created of an erased lead.
+    const replayable = (d: Delivery) => d.status !== 'cancelled' && (d.kind === 'lead.erased' || !this.erased.has(d.leadId));
     const chosen =
       'deliveryId' in selector
-        ? [this.deliveries.get(selector.deliveryId)].filter((d): d is Delivery => d !== undefined)
-        : [...this.deliveries.values()].filter(
+        ? [this.deliveries.get(selector.deliveryId)].filter((d): d is Delivery => d !== undefined && replayable(d))
+        : [...this.deliveries.values()].filter(replayable).filter(
             (d) =>
               d.destination === selector.destination &&
               d.status === 'dead' &&
@@ -304,6 +324,140 @@ export class MemoryStore implements LeadStore {
   async pausedDestinations(): Promise<string[]> {
     this.check();
     return [...this.paused].sort();
+  }
+
+  async findLeadsByIdentity(identities: string[], brand?: string): Promise<StoredLead[]> {
+    this.check();
+    const ids = new Set(
+      this.identities.filter((row) => identities.includes(row.identity) && (brand === undefined || row.brand === brand)).map((row) => row.leadId),
+    );
+    return [...ids]
+      .map((id) => (this.leads.get(id) ?? this.erased.get(id))!)
+      .filter((lead) => lead !== undefined)
+      .sort((a, b) => a.received_at.localeCompare(b.received_at) || (a.id < b.id ? -1 : 1))
+      .map((lead) => structuredClone(lead));
+  }
+
+  async createErasure(erasure: NewErasure): Promise<void> {
+    this.check();
+    if (!this.erasures.has(erasure.id)) this.erasures.set(erasure.id, { record: { ...erasure }, status: 'pending', leads: 0, completedAt: null });
+  }
+
+  async getErasure(id: string): Promise<Erasure | null> {
+    this.check();
+    const entry = this.erasures.get(id);
+    if (!entry) return null;
+    const counts = new Map<string, { destination: string; status: Delivery['status']; count: number }>();
+    for (const d of this.deliveries.values()) {
+      if (this.noticeOf.get(d.id) !== id) continue;
+      const key = `${d.destination}\u0000${d.status}`;
+      const row = counts.get(key) ?? { destination: d.destination, status: d.status, count: 0 };
+      row.count += 1;
+      counts.set(key, row);
+    }
+    return { ...entry.record, status: entry.status, leads: entry.leads, completedAt: entry.completedAt, notified: summariseNotices([...counts.values()]) };
+  }
+
+  async pendingErasures(limit: number): Promise<Erasure[]> {
+    this.check();
+    const pending = [...this.erasures.values()].filter((e) => e.status === 'pending').sort((a, b) => a.record.requestedAt - b.record.requestedAt);
+    return Promise.all(pending.slice(0, limit).map(async (e) => (await this.getErasure(e.record.id))!));
+  }
+
+  async eraseNext(erasureId: string, limit: number, now: number): Promise<ErasureStep> {
+    this.check();
+    const entry = this.erasures.get(erasureId);
+    if (!entry || entry.status === 'done') return { erased: 0, notices: [], done: true };
+    const { identities, brand } = entry.record;
+    const ids = [...new Set(this.identities.filter((r) => identities.includes(r.identity) && (brand === null || r.brand === brand)).map((r) => r.leadId))]
+      .sort()
+      .slice(0, limit);
+    const notices: Delivery[] = [];
+    let erased = 0;
+    for (const leadId of ids) {
+      this.removeIndex(leadId);
+      const lead = this.leads.get(leadId);
+      if (!lead) continue;
+      const deliveries = [...this.deliveries.values()].filter((d) => d.leadId === leadId);
+      const received = new Set<string>();
+      for (const d of deliveries) {
+        if (d.kind === 'lead.erased') continue;
+        if (d.status === 'delivered' || d.attempts > 0) received.add(d.destination);
+        if (d.status === 'pending') Object.assign(d, { status: 'cancelled', nextAttemptAt: null, updatedAt: now });
+        for (const attempt of this.attempts.get(d.id) ?? []) attempt.responseBody = null;
+      }
+      for (const [key, entry] of this.keys) if (entry.leadId === leadId) this.keys.delete(key);
+      this.leads.delete(leadId);
+      this.erased.set(leadId, tombstone(lead, now));
+      for (const destination of [...received].sort()) {
+        const notice: Delivery = {
+          id: newId(), leadId, destination, status: 'pending', kind: 'lead.erased', attempts: 0, cycleAttempts: 0,
+          lastStatusCode: null, lastError: null, nextAttemptAt: now, deliveredAt: null, createdAt: now, updatedAt: now,
+        };
+        this.deliveries.set(notice.id, notice);
+        this.attempts.set(notice.id, []);
+        this.noticeOf.set(notice.id, erasureId);
+        notices.push({ ...notice });
+      }
+      erased += 1;
+    }
+    entry.leads += erased;
+    return { erased, notices, done: ids.length < limit };
+  }
+
+  async completeErasure(erasureId: string, now: number): Promise<boolean> {
+    this.check();
+    const entry = this.erasures.get(erasureId);
+    if (entry && entry.status === 'pending') Object.assign(entry, { status: 'done', completedAt: now });
+    return true;
+  }
+
+  async recordPrivacyAudit(entry: PrivacyAuditEntry): Promise<void> {
+    this.check();
+    this.audit.push({ ...entry });
+  }
+
+  async listPrivacyAudit(limit: number): Promise<PrivacyAuditEntry[]> {
+    this.check();
+    return [...this.audit].sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1)).slice(0, limit).map((e) => ({ ...e }));
+  }
+
+  async purgeExpired(brand: string, receivedBefore: number, limit: number): Promise<PurgeCounts | null> {
+    this.check();
+    const counts: PurgeCounts = { ...EMPTY_PURGE };
+    const expired = [...this.leads.values(), ...this.erased.values()]
+      .filter((l) => l.brand === brand && Date.parse(l.received_at) < receivedBefore)
+      .sort((a, b) => Date.parse(a.received_at) - Date.parse(b.received_at))
+      .slice(0, limit);
+    for (const lead of expired) {
+      for (const d of [...this.deliveries.values()].filter((x) => x.leadId === lead.id)) {
+        counts.attempts += this.attempts.get(d.id)?.length ?? 0;
+        this.attempts.delete(d.id);
+        this.deliveries.delete(d.id);
+        this.noticeOf.delete(d.id);
+        counts.deliveries += 1;
+      }
+      const removed = this.removeIndex(lead.id);
+      counts.fingerprints += removed.fingerprints;
+      counts.identities += removed.identities;
+      for (const [key, entry] of this.keys) {
+        if (entry.leadId !== lead.id) continue;
+        this.keys.delete(key);
+        counts.idempotency += 1;
+      }
+      this.leads.delete(lead.id);
+      this.erased.delete(lead.id);
+      counts.leads += 1;
+    }
+    return counts;
+  }
+
+  /** Drops a lead's identity rows and fingerprints; says how many of each. */
+  private removeIndex(leadId: string): { fingerprints: number; identities: number } {
+    const before = { fingerprints: this.fingerprints.length, identities: this.identities.length };
+    for (let i = this.fingerprints.length - 1; i >= 0; i--) if (this.fingerprints[i]!.leadId === leadId) this.fingerprints.splice(i, 1);
+    for (let i = this.identities.length - 1; i >= 0; i--) if (this.identities[i]!.leadId === leadId) this.identities.splice(i, 1);
+    return { fingerprints: before.fingerprints - this.fingerprints.length, identities: before.identities - this.identities.length };
   }
 
   async ping(): Promise<void> {

@@ -29,6 +29,9 @@ const CONTRACT_OPERATIONS = [
   'get /v1/destinations',
   'post /v1/destinations/{id}/pause',
   'post /v1/destinations/{id}/resume',
+  'post /v1/privacy/exports',
+  'post /v1/privacy/erasures',
+  'get /v1/privacy/erasures/{id}',
 ];
 
 const config: LeadgateConfig = {

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { testHasher } from '../helpers/privacy.js';
 import { createLeadAcceptor, IDEMPOTENCY_TTL_MS, type LeadSubmission } from '../../src/ingest/accept-lead.js';
 import type { LeadInput } from '../../src/domain/lead.js';
 import type { CaptchaVerdict, CaptchaVerifier } from '../../src/ports/captcha-verifier.js';
@@ -38,7 +39,7 @@ function setup(captcha = fakeCaptcha()) {
   const store = new MemoryStore(() => NOW);
   const queue = new FakeQueue();
   const metrics = createMetrics();
-  const accept = createLeadAcceptor({ config: cfg, store, queue, metrics, captcha, now: () => NOW });
+  const accept = createLeadAcceptor({ config: cfg, store, queue, metrics, captcha, hasher: testHasher, now: () => NOW });
   const submit = (overrides: Partial<LeadSubmission> = {}) =>
     accept({ brand: merciplus, body, idempotency: null, client, log: pino({ level: 'silent' }), ...overrides });
   return { store, queue, metrics, submit, captcha };

@@ -50,6 +50,9 @@ describe('config file', () => {
       defaultCountry: 'FR',
       rateLimitPerMinute: 6000,
       duplicateWindowMs: null,
+      requireConsentText: false,
+      // CNIL's 3 years for prospects, the default.
+      retentionMs: 3 * 365 * 86_400_000,
     });
     expect(config.destinations[0]).toMatchObject({
       id: 'crm-main',
@@ -62,6 +65,23 @@ describe('config file', () => {
     expect(config.routes).toEqual([
       { brands: ['*'], services: ['*'], postalCodes: null, consent: {}, meta: {}, destinations: ['crm-main'], forwardDuplicates: true },
     ]);
+  });
+
+  it('reads retention (d, y; at least 1d), require_consent_text and store_response_body', () => {
+    const config = parseConfigText(
+      'brands: [{id: a, api_keys: [k-0123456789abcdefghijklmn], default_country: FR, retention: 90d, require_consent_text: true}]\n' +
+        'destinations: [{id: d, url: "http://x/", store_response_body: none}, {id: e, url: "http://y/"}]',
+      {},
+    );
+    expect(config.brands[0]).toMatchObject({ retentionMs: 90 * 86_400_000, requireConsentText: true });
+    expect(config.destinations.map((d) => d.storeResponseBody)).toEqual(['none', 'errors']);
+    expect(parseConfigText('brands: [{id: a, api_keys: [k-0123456789abcdefghijklmn], default_country: FR, retention: 2y}]', {}).brands[0]?.retentionMs).toBe(
+      2 * 365 * 86_400_000,
+    );
+    const bad = problemsOf('brands: [{id: a, api_keys: [k-0123456789abcdefghijklmn], default_country: FR, retention: 12h}]\ndestinations: [{id: d, url: "http://x/", store_response_body: all}]');
+    expect(bad).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^brands\[0\]\.retention: must be a duration of at least 1d/), expect.stringMatching(/^destinations\[0\]\.store_response_body: /)]),
+    );
   });
 
   it('applies defaults: no rate limit, 10 s timeout, the default retry schedule', () => {

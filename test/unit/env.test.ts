@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolvePrivacyKey } from '../../src/privacy/key.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config-error.js';
 import { envSchema, loadEnv, opsListener } from '../../src/config/env.js';
@@ -38,6 +41,27 @@ describe('environment', () => {
     expect(loadEnv({ LEADGATE_TRUST_PROXY: '1' }).LEADGATE_TRUST_PROXY).toBe(1);
     expect(loadEnv({ LEADGATE_TRUST_PROXY: '10.0.0.0/8, 172.16.0.0/12' }).LEADGATE_TRUST_PROXY).toEqual(['10.0.0.0/8', '172.16.0.0/12']);
     expect(() => loadEnv({ LEADGATE_TRUST_PROXY: 'everyone' })).toThrow(/LEADGATE_TRUST_PROXY: must be a hop count/);
+  });
+
+  it('requires LEADGATE_PRIVACY_KEY on DynamoDB, at least 32 characters', () => {
+    expect(() => loadEnv({ LEADGATE_STORE: 'dynamodb', LEADGATE_QUEUE: 'sqs', SQS_QUEUE_URL: 'http://q' })).toThrow(/LEADGATE_PRIVACY_KEY: is required when LEADGATE_STORE=dynamodb/);
+    expect(() => loadEnv({ LEADGATE_PRIVACY_KEY: 'short' })).toThrow(/LEADGATE_PRIVACY_KEY: must be at least 32 characters/);
+    expect(loadEnv({ LEADGATE_STORE: 'dynamodb', LEADGATE_QUEUE: 'sqs', SQS_QUEUE_URL: 'http://q', LEADGATE_PRIVACY_KEY: 'k'.repeat(32) }).LEADGATE_PRIVACY_KEY).toBe('k'.repeat(32));
+  });
+
+  it('on SQLite without LEADGATE_PRIVACY_KEY, generates <data dir>/privacy.key once, mode 0600', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leadgate-key-'));
+    try {
+      const env = { LEADGATE_STORE: 'sqlite' as const, LEADGATE_DATA_DIR: join(dir, 'data'), LEADGATE_PRIVACY_KEY: undefined };
+      const first = resolvePrivacyKey(env).hash('x');
+      const file = join(dir, 'data', 'privacy.key');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(readFileSync(file, 'utf8').trim()).toMatch(/^[0-9a-f]{64}$/);
+      expect(resolvePrivacyKey(env).hash('x')).toBe(first); // read back, not regenerated
+      expect(resolvePrivacyKey({ ...env, LEADGATE_PRIVACY_KEY: 'another-key-0123456789abcdef0123' }).hash('x')).not.toBe(first);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('.env.example lists exactly the variables of the schema', () => {

@@ -30,7 +30,8 @@ describe('format: form', () => {
       'type=lead.created&timestamp=2025-01-15T12%3A00%3A00.000Z&data%5Bid%5D=lead_01J&data%5Bbrand%5D=merciplus' +
         '&data%5Breceived_at%5D=2025-01-15T11%3A59%3A59.000Z&data%5Bcontact%5D%5Bfirst_name%5D=Zo%C3%A9' +
         '&data%5Bcontact%5D%5Bemail%5D=zoe%40example.fr&data%5Bcontact%5D%5Bphone%5D=%2B33612345678' +
-        '&data%5Bservice%5D=menage&data%5Bmessage%5D=M%C3%A9nage+%26+repassage',
+        '&data%5Bservice%5D=menage&data%5Bmessage%5D=M%C3%A9nage+%26+repassage' +
+        '&data%5Bproof%5D%5Breceived_at%5D=2025-01-15T11%3A59%3A59.000Z',
     );
     // The signature is over the form bytes: standardwebhooks verifies the raw body (its
     // timestamp check wants a current time, hence a second request built now).

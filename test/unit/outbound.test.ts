@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import type { DestinationConfig } from '../../src/domain/config.js';
 import type { Lead } from '../../src/domain/lead.js';
-import { buildLeadCreatedBody, buildOutboundRequest, signWebhook } from '../../src/domain/outbound.js';
+import { buildLeadCreatedBody, buildLeadErasedPayload, buildOutboundRequest, signWebhook } from '../../src/domain/outbound.js';
 import { destination as makeDestination } from '../helpers/config-factories.js';
 
 const secret = () => `whsec_${randomBytes(32).toString('base64')}`;
@@ -16,9 +16,10 @@ const fullLead: Lead = {
   contact: { first_name: 'Camille', last_name: 'Martin', email: 'camille.martin@example.fr', phone: '+33612345678', postal_code: '75011', city: 'Paris' },
   service: 'menage',
   message: 'Devis pour 3 h de ménage par semaine',
-  consent: { contact: true, marketing: false, text: "J'accepte d'être recontacté" },
+  consent: { contact: true, marketing: false, text: "J'accepte d'être recontacté", text_version: 'v3' },
   source: { url: 'https://www.merci-plus.example/devis', form: 'devis', utm: { source: 'google', medium: 'cpc' } },
   meta: { campaign: 'spring' },
+  proof: { key_kind: 'publishable', ip: '203.0.113.0/24', user_agent: 'Mozilla/5.0' },
 };
 
 const minimalLead: Lead = {
@@ -55,9 +56,26 @@ describe('buildLeadCreatedBody', () => {
         service: 'menage',
         message: fullLead.message,
         consent: fullLead.consent,
+        proof: {
+          received_at: '2025-01-15T11:59:59.000Z',
+          source_url: 'https://www.merci-plus.example/devis',
+          form: 'devis',
+          key_kind: 'publishable',
+          ip: '203.0.113.0/24',
+          user_agent: 'Mozilla/5.0',
+        },
         source: fullLead.source,
         meta: { campaign: 'spring' },
       },
+    });
+  });
+
+  it('lead.erased carries the ids and the erasure time only', () => {
+    const now = new Date('2026-01-15T12:00:00.000Z');
+    expect(buildLeadErasedPayload({ id: 'lead_01J', brand: 'merciplus', erased_at: '2026-01-15T11:00:00.000Z' }, now)).toEqual({
+      type: 'lead.erased',
+      timestamp: '2026-01-15T12:00:00.000Z',
+      data: { id: 'lead_01J', brand: 'merciplus', erased_at: '2026-01-15T11:00:00.000Z' },
     });
   });
 
@@ -70,6 +88,7 @@ describe('buildLeadCreatedBody', () => {
       contact: { phone: '+33612345678' },
       service: 'menage',
       consent: {},
+      proof: { received_at: '2025-01-15T11:59:59.000Z' },
       source: {},
       meta: {},
     });

@@ -64,7 +64,8 @@ export async function recordAttempt(ctx: DynamoContext, result: AttemptResult): 
             {
               Put: {
                 TableName: ctx.tables.attempts,
-                Item: attemptItem(attempt),
+                // The attempt expires with its delivery (the lead's retention).
+                Item: attemptItem(attempt, current.expiresAtSec as number | undefined),
                 ConditionExpression: 'attribute_not_exists(deliveryId)',
               },
             },
@@ -97,7 +98,7 @@ export async function recordAttempt(ctx: DynamoContext, result: AttemptResult): 
 export async function replay(ctx: DynamoContext, selector: ReplaySelector): Promise<Delivery[]> {
   if ('deliveryId' in selector) {
     const current = await getDeliveryItem(ctx, selector.deliveryId);
-    if (!current) return [];
+    if (!current || !(await replayable(ctx, current))) return [];
     const replayed = await replayOne(ctx, current, null);
     return replayed ? [replayed] : [];
   }
@@ -129,7 +130,9 @@ export async function replay(ctx: DynamoContext, selector: ReplaySelector): Prom
           }),
         );
         // Moving items out of the dead partition does not disturb paging: a start key is a position.
-        const done = await mapLimit(page.Items ?? [], perShard, (item) => replayOne(ctx, item, 'dead'));
+        const done = await mapLimit(page.Items ?? [], perShard, async (item) =>
+          (await replayable(ctx, item)) ? replayOne(ctx, item, 'dead') : null,
+        );
         for (const delivery of done) if (delivery) replayed.push(delivery);
         startKey = page.LastEvaluatedKey;
       } while (startKey);
@@ -137,6 +140,16 @@ export async function replay(ctx: DynamoContext, selector: ReplaySelector): Prom
     }),
   );
   return shards.flat().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Never a cancelled delivery, nor the lead.created of an erased lead (it would send the tombstone). */
+async function replayable(ctx: DynamoContext, item: Item): Promise<boolean> {
+  if (item.status === 'cancelled') return false;
+  if (item.kind === 'lead.erased') return true;
+  const { Item: lead } = await ctx.doc.send(
+    new GetCommand({ TableName: ctx.tables.leads, Key: { id: item.leadId }, ProjectionExpression: '#status', ExpressionAttributeNames: { '#status': 'status' }, ConsistentRead: true }),
+  );
+  return lead?.status !== 'erased';
 }
 
 /**

@@ -7,7 +7,7 @@ import type { DynamoContext } from './context.js';
 import { cancellationCodes, DynamoStoreError, isConditionalCheckFailed } from './errors.js';
 import { IDEMPOTENCY_TTL_ATTRIBUTE } from './tables.js';
 import { fingerprintPuts } from './fingerprints.js';
-import { idempotencyKey, leadItem, newDeliveryItem, type Item } from './items.js';
+import { expiresAtSec, idempotencyKey, leadItem, newDeliveryItem, type Item } from './items.js';
 
 /**
  * An `in_flight` key older than this belongs to a request whose api died before its
@@ -18,10 +18,10 @@ import { idempotencyKey, leadItem, newDeliveryItem, type Item } from './items.js
 export const IN_FLIGHT_TAKEOVER_MS = 60_000;
 
 /**
- * TransactWriteItems takes at most 100 items: the lead, its deliveries, the key and the
- * duplicate fingerprints (an email and a phone: two at most).
+ * TransactWriteItems takes at most 100 items: the lead, its deliveries, the key, the
+ * duplicate fingerprints and the identity items (an email and a phone: two each at most).
  */
-export const MAX_DELIVERIES_PER_LEAD = 96;
+export const MAX_DELIVERIES_PER_LEAD = 94;
 
 type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
@@ -32,7 +32,8 @@ type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
  * lead exists, across any number of api instances, and no crash leaves a lead without its key.
  */
 export async function ingest(ctx: DynamoContext, command: IngestCommand): Promise<IngestResult> {
-  const { lead, deliveries, idempotency, fingerprints } = command;
+  const { lead, deliveries, idempotency, fingerprints, retainUntil } = command;
+  const identities = [...new Set(command.identities ?? [])];
   if (deliveries.length > MAX_DELIVERIES_PER_LEAD) {
     throw new DynamoStoreError(
       `a lead fans out to at most ${MAX_DELIVERIES_PER_LEAD} destinations on DynamoDB`,
@@ -45,18 +46,26 @@ export async function ingest(ctx: DynamoContext, command: IngestCommand): Promis
     {
       Put: {
         TableName: ctx.tables.leads,
-        Item: leadItem(lead, receivedAt, now),
+        Item: leadItem(lead, receivedAt, now, {
+          retainUntil,
+          identities,
+          fingerprints: fingerprints ? [...new Set(fingerprints.values)] : undefined,
+          idempotencyPk: idempotency ? idempotencyKey(lead.brand, idempotency.key) : undefined,
+        }),
         ConditionExpression: 'attribute_not_exists(id)',
       },
     },
     ...deliveries.map((delivery) => ({
       Put: {
         TableName: ctx.tables.deliveries,
-        Item: newDeliveryItem(lead.id, delivery, receivedAt, now),
+        Item: newDeliveryItem(lead.id, delivery, receivedAt, now, { retainUntil }),
         ConditionExpression: 'attribute_not_exists(id)',
       },
     })),
     ...(fingerprints ? fingerprintPuts(ctx, lead.id, receivedAt, fingerprints) : []),
+    ...identities.map((identity) => ({
+      Put: { TableName: ctx.tables.identities, Item: { identity, leadId: lead.id, brand: lead.brand, expiresAtSec: expiresAtSec(retainUntil) } },
+    })),
   ];
   if (!idempotency) {
     await transact(ctx, writes, lead.id);

@@ -1,5 +1,5 @@
-import type { Attempt, AttemptOutcome, Delivery, DeliveryStatus, ErrorClass, NewDelivery } from '../../domain/delivery.js';
-import type { Lead } from '../../domain/lead.js';
+import type { Attempt, AttemptOutcome, Delivery, DeliveryKind, DeliveryStatus, ErrorClass, NewDelivery } from '../../domain/delivery.js';
+import type { Lead, StoredLead } from '../../domain/lead.js';
 import { DEST_STATUS_SHARDS, PENDING_SHARDS } from './tables.js';
 
 /**
@@ -10,7 +10,12 @@ import { DEST_STATUS_SHARDS, PENDING_SHARDS } from './tables.js';
 
 export type Item = Record<string, unknown>;
 
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'dead', 'delivered'];
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'dead', 'delivered', 'cancelled'];
+
+/** The TTL attribute value (epoch seconds) of an item kept until `retainUntil` (epoch ms); absent when unknown. */
+export function expiresAtSec(retainUntil: number | undefined): number | undefined {
+  return retainUntil === undefined ? undefined : Math.ceil(retainUntil / 1000);
+}
 
 /**
  * Partition key of the old by-destination-status index, and the name of a destination-status
@@ -55,17 +60,45 @@ export function idempotencyKey(brand: string, key: string): string {
   return `${brand}#${key}`;
 }
 
-export function leadItem(lead: Lead, receivedAt: number, now: number): Item {
-  // The lead as JSON text: it round-trips exactly whatever keys `meta` holds.
-  return { id: lead.id, brand: lead.brand, status: lead.status, receivedAt, createdAt: now, data: JSON.stringify(lead) };
-}
-
-export function toLead(item: Item): Lead {
-  return JSON.parse(item.data as string) as Lead;
-}
-
-export function newDeliveryItem(leadId: string, delivery: NewDelivery, dueAt: number, now: number): Item {
+/**
+ * The lead as JSON text (it round-trips exactly whatever keys `meta` holds), and the keys of
+ * the items written with it that an erasure must delete (hashes and the idempotency key only).
+ */
+export function leadItem(
+  lead: Lead,
+  receivedAt: number,
+  now: number,
+  extra: { retainUntil?: number; identities?: string[]; fingerprints?: string[]; idempotencyPk?: string } = {},
+): Item {
   return {
+    id: lead.id,
+    brand: lead.brand,
+    status: lead.status,
+    receivedAt,
+    createdAt: now,
+    data: JSON.stringify(lead),
+    expiresAtSec: expiresAtSec(extra.retainUntil),
+    identities: extra.identities?.length ? extra.identities : undefined,
+    fingerprints: extra.fingerprints?.length ? extra.fingerprints : undefined,
+    idempotencyPk: extra.idempotencyPk,
+  };
+}
+
+export function toLead(item: Item): StoredLead {
+  return JSON.parse(item.data as string) as StoredLead;
+}
+
+export function newDeliveryItem(
+  leadId: string,
+  delivery: NewDelivery,
+  dueAt: number,
+  now: number,
+  extra: { retainUntil?: number; kind?: DeliveryKind; erasureId?: string } = {},
+): Item {
+  return {
+    kind: extra.kind === 'lead.erased' ? extra.kind : undefined,
+    erasureId: extra.erasureId,
+    expiresAtSec: expiresAtSec(extra.retainUntil),
     id: delivery.id,
     leadId,
     destination: delivery.destination,
@@ -87,6 +120,7 @@ export function toDelivery(item: Item): Delivery {
     leadId: item.leadId as string,
     destination: item.destination as string,
     status: item.status as DeliveryStatus,
+    ...(item.kind === 'lead.erased' ? { kind: 'lead.erased' as const } : {}),
     attempts: item.attempts as number,
     cycleAttempts: item.cycleAttempts as number,
     lastStatusCode: (item.lastStatusCode as number | undefined) ?? null,
@@ -98,9 +132,10 @@ export function toDelivery(item: Item): Delivery {
   };
 }
 
-export function attemptItem(attempt: Attempt): Item {
+export function attemptItem(attempt: Attempt, ttlSec?: number): Item {
   // undefined values are dropped by the DocumentClient (removeUndefinedValues).
   return {
+    expiresAtSec: ttlSec,
     deliveryId: attempt.deliveryId,
     number: attempt.number,
     startedAt: attempt.startedAt,

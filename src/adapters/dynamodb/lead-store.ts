@@ -1,7 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Attempt, AttemptResult, Delivery } from '../../domain/delivery.js';
-import type { Lead } from '../../domain/lead.js';
+import type { StoredLead } from '../../domain/lead.js';
+import type { Erasure, ErasureStep, NewErasure, PrivacyAuditEntry, PurgeCounts } from '../../ports/privacy-store.js';
 import type {
   AttemptCounts,
   DeliveryFilter,
@@ -25,6 +26,7 @@ import { ingest } from './ingest.js';
 import { listDeliveries } from './listing.js';
 import { migrateTables } from './migrate.js';
 import { backfillDestStatusShard } from './migrate-dest-status-shard.js';
+import * as privacy from './privacy.js';
 import * as queries from './queries.js';
 import { DestinationRegistry } from './registry.js';
 
@@ -77,7 +79,7 @@ export class DynamoLeadStore implements LeadStore {
     return guard('findDuplicate', () => findDuplicate(this.ctx, fingerprints, since));
   }
 
-  getLead(id: string): Promise<Lead | null> {
+  getLead(id: string): Promise<StoredLead | null> {
     return guard('getLead', () => queries.getLead(this.ctx, id));
   }
 
@@ -135,6 +137,47 @@ export class DynamoLeadStore implements LeadStore {
 
   attemptCounts(since: number): Promise<AttemptCounts[]> {
     return guard('attemptCounts', () => ops.attemptCounts(this.ctx, this.registry, since));
+  }
+
+  findLeadsByIdentity(identities: string[], brand?: string): Promise<StoredLead[]> {
+    return guard('findLeadsByIdentity', () => privacy.findLeadsByIdentity(this.ctx, identities, brand));
+  }
+
+  createErasure(erasure: NewErasure): Promise<void> {
+    return guard('createErasure', () => privacy.createErasure(this.ctx, erasure));
+  }
+
+  getErasure(id: string): Promise<Erasure | null> {
+    return guard('getErasure', () => privacy.getErasure(this.ctx, id));
+  }
+
+  pendingErasures(limit: number): Promise<Erasure[]> {
+    return guard('pendingErasures', () => privacy.pendingErasures(this.ctx, limit));
+  }
+
+  eraseNext(erasureId: string, limit: number, now: number): Promise<ErasureStep> {
+    return guard('eraseNext', async () => {
+      const step = await privacy.eraseNext(this.ctx, erasureId, limit, now);
+      await this.registry.ensure(step.notices.map((d) => d.destination));
+      return step;
+    });
+  }
+
+  completeErasure(erasureId: string, now: number): Promise<boolean> {
+    return guard('completeErasure', () => privacy.completeErasure(this.ctx, erasureId, now));
+  }
+
+  recordPrivacyAudit(entry: PrivacyAuditEntry): Promise<void> {
+    return guard('recordPrivacyAudit', () => privacy.recordPrivacyAudit(this.ctx, entry));
+  }
+
+  listPrivacyAudit(limit: number): Promise<PrivacyAuditEntry[]> {
+    return guard('listPrivacyAudit', () => privacy.listPrivacyAudit(this.ctx, limit));
+  }
+
+  /** Every item written for a lead carries the TTL attribute `expiresAtSec` (its retention): DynamoDB deletes them. */
+  async purgeExpired(): Promise<PurgeCounts | null> {
+    return null;
   }
 
   /** A read of a key that never exists: half a read unit, and none of DescribeTable's control-plane limits. */

@@ -1,6 +1,6 @@
 import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Attempt, Delivery } from '../../domain/delivery.js';
-import type { Lead } from '../../domain/lead.js';
+import type { StoredLead } from '../../domain/lead.js';
 import type { DestinationStats } from '../../ports/lead-store.js';
 import type { DynamoContext } from './context.js';
 import { countGroup, firstInGroup } from './dest-status-index.js';
@@ -10,7 +10,7 @@ import { INDEX, PENDING_SHARDS } from './tables.js';
 
 /** Reads. Index queries are eventually consistent (GSIs offer nothing else); key reads are strong. */
 
-export async function getLead(ctx: DynamoContext, id: string): Promise<Lead | null> {
+export async function getLead(ctx: DynamoContext, id: string): Promise<StoredLead | null> {
   const { Item } = await ctx.doc.send(new GetCommand({ TableName: ctx.tables.leads, Key: { id }, ConsistentRead: true }));
   return Item ? toLead(Item) : null;
 }

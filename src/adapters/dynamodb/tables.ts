@@ -10,7 +10,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  */
 const TABLES_FILE = fileURLToPath(new URL('../../../migrations/dynamodb/tables.json', import.meta.url));
 
-export const TABLE_NAMES = ['leads', 'deliveries', 'attempts', 'idempotency', 'destinations', 'fingerprints', 'activity'] as const;
+export const TABLE_NAMES = ['leads', 'deliveries', 'attempts', 'idempotency', 'destinations', 'fingerprints', 'activity', 'identities', 'erasures', 'audit'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
 /** GSIs of the deliveries table; the names must match tables.json (checked by loadTableDefinitions). */
@@ -30,6 +30,8 @@ export const INDEX = {
    * letters, stats; each query fans out over the DEST_STATUS_SHARDS shards and merges by id.
    */
   byDestinationStatusShard: 'by-destination-status-shard',
+  /** erasureId + id, sparse: the `lead.erased` notices of one erasure. */
+  byErasure: 'by-erasure',
 } as const;
 
 /** GSIs of the leads table. */
@@ -61,6 +63,14 @@ export const FINGERPRINT_TTL_ATTRIBUTE = 'expiresAtSec';
 
 /** Epoch seconds after which DynamoDB's TTL may delete a minute of attempt counters. */
 export const ACTIVITY_TTL_ATTRIBUTE = 'expiresAtSec';
+/**
+ * Epoch seconds after which DynamoDB's TTL may delete an item written for a lead: the lead's
+ * received time + its brand's retention, on the lead, its deliveries, attempts and identity items.
+ */
+export const RETENTION_TTL_ATTRIBUTE = 'expiresAtSec';
+
+/** Tables whose items expire with their lead's retention. */
+const RETAINED_TABLES = ['leads', 'deliveries', 'attempts', 'identities'] as const;
 
 export interface TableDefinition {
   /** CreateTable input without TableName (the prefix is a deployment setting). */
@@ -103,6 +113,11 @@ export function loadTableDefinitions(file: string = TABLES_FILE): TableDefinitio
   }
   if ((parsed.fingerprints as TableDefinition).timeToLiveAttribute !== FINGERPRINT_TTL_ATTRIBUTE) {
     throw new Error(`${file}: table "fingerprints" needs timeToLiveAttribute "${FINGERPRINT_TTL_ATTRIBUTE}"`);
+  }
+  for (const name of RETAINED_TABLES) {
+    if ((parsed[name] as TableDefinition).timeToLiveAttribute !== RETENTION_TTL_ATTRIBUTE) {
+      throw new Error(`${file}: table "${name}" needs timeToLiveAttribute "${RETENTION_TTL_ATTRIBUTE}"`);
+    }
   }
   const definitions = parsed as unknown as TableDefinitions;
   if (file === TABLES_FILE) cached = definitions;

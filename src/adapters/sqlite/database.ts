@@ -84,6 +84,20 @@ export class SqliteDatabase {
     // Other processes (a CLI replay, a separate worker) may hold the write lock briefly.
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
+    // Deleted and overwritten content is zeroed in the file, not left in free space: an erased
+    // person's bytes must be gone from the database file (docs/privacy.md).
+    this.db.pragma('secure_delete = ON');
+  }
+
+  /**
+   * Copies the WAL into the database file and truncates the WAL to zero bytes, so what an
+   * erasure overwrote survives in neither file. Returns false when a reader in another process
+   * kept part of the WAL alive (the next checkpoint finishes it).
+   */
+  checkpoint(): boolean {
+    this.assertOpen();
+    const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    return result !== undefined && result.busy === 0;
   }
 
   /** A prepared statement, prepared once per SQL text and reused. */

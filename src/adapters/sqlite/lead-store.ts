@@ -1,5 +1,7 @@
 import type { Attempt, AttemptResult, Delivery } from '../../domain/delivery.js';
-import type { Lead } from '../../domain/lead.js';
+import type { PrivacyHasher } from '../../domain/fingerprint.js';
+import type { Lead, StoredLead } from '../../domain/lead.js';
+import type { Erasure, ErasureStep, NewErasure, PrivacyAuditEntry, PurgeCounts } from '../../ports/privacy-store.js';
 import type {
   AttemptCounts,
   DeliveryFilter,
@@ -17,6 +19,7 @@ import type {
 import type { SqliteDatabase } from './database.js';
 import { attemptCounts, countLeads, listLeads } from './ops-queries.js';
 import type { HandedOff, SqliteHandoff } from './handoff.js';
+import { SqlitePrivacy } from './privacy.js';
 import {
   attemptParams,
   clampLimit,
@@ -40,11 +43,16 @@ export interface SqliteLeadStoreOptions {
    * Nothing answers 2xx on it: a crash in that window only means the CRM gets that delivery again.
    */
   attemptWriteDeferMs?: number;
+  /** The keyed hasher (LEADGATE_PRIVACY_KEY): needed by migrate() to rehash leads stored before migration 006. */
+  hasher?: PrivacyHasher;
 }
 
 /** Expired idempotency keys are pruned every this many ingests, a bounded batch at a time. */
 const PRUNE_EVERY = 256;
 const PRUNE_BATCH = 500;
+
+const REPLAYABLE = `status <> 'cancelled' AND (kind = 'lead.erased'
+  OR NOT EXISTS (SELECT 1 FROM leads WHERE leads.id = deliveries.lead_id AND leads.status = 'erased'))`;
 
 const SQL = {
   insertLead: 'INSERT INTO leads (id, brand, status, received_at, data) VALUES (?, ?, ?, ?, ?)',
@@ -72,8 +80,9 @@ const SQL = {
       last_status_code = ?, last_error = ?, status = ?, next_attempt_at = ?, delivered_at = ?, lease_until = NULL,
       updated_at = ? WHERE id = ? AND status = 'pending'`,
   // delivered_at goes back to NULL: a replayed delivery is pending again until it is delivered again.
+  // Never a cancelled one, nor the lead.created of an erased lead (it would send the tombstone).
   replayById: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_attempts = 0, lease_until = NULL,
-      delivered_at = NULL, updated_at = ? WHERE id = ? RETURNING *`,
+      delivered_at = NULL, updated_at = ? WHERE id = ? AND ${REPLAYABLE} RETURNING *`,
   findDue: `SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
       ORDER BY next_attempt_at LIMIT ?`,
   stats: `SELECT destination,
@@ -99,6 +108,7 @@ export class SqliteLeadStore implements LeadStore {
   private readonly handoff: SqliteHandoff | undefined;
   private readonly attemptWrite: { deferMs: number };
   private ingests = 0;
+  private readonly privacy: SqlitePrivacy;
 
   constructor(
     private readonly database: SqliteDatabase,
@@ -108,10 +118,12 @@ export class SqliteLeadStore implements LeadStore {
     this.handoff = options.handoff;
     this.attemptWrite = { deferMs: options.attemptWriteDeferMs ?? 0 };
     this.release = database.acquire();
+    this.privacy = new SqlitePrivacy(database, options.hasher);
   }
 
   async migrate(): Promise<void> {
     this.database.migrate();
+    await this.privacy.migrateKeyedHashes();
   }
 
   /**
@@ -121,7 +133,7 @@ export class SqliteLeadStore implements LeadStore {
    * in the same batch give one `created` and one `replayed`).
    */
   ingest(command: IngestCommand): Promise<IngestResult> {
-    const { lead, deliveries, idempotency, fingerprints } = command;
+    const { lead, deliveries, idempotency, fingerprints, identities } = command;
     const prune = ++this.ingests % PRUNE_EVERY === 0;
     const handoff = this.handoff;
     const ticket = handoff?.newTicket();
@@ -159,6 +171,7 @@ export class SqliteLeadStore implements LeadStore {
         const insertFingerprint = this.stmt('insertFingerprint');
         for (const value of fingerprints.values) insertFingerprint.run(value, receivedAt, lead.id, fingerprints.expiresAt);
       }
+      if (identities) this.privacy.insertIdentities(lead.id, lead.brand, identities);
       return { kind: 'created', leadId: lead.id };
     });
     if (!handoff || !ticket) return written;
@@ -209,7 +222,7 @@ export class SqliteLeadStore implements LeadStore {
     return latest?.lead_id ?? null;
   }
 
-  async getLead(id: string): Promise<Lead | null> {
+  async getLead(id: string): Promise<StoredLead | null> {
     const row = this.stmt('getLead').get(id) as LeadRow | undefined;
     return row ? toLead(row) : null;
   }
@@ -298,7 +311,7 @@ export class SqliteLeadStore implements LeadStore {
       if ('deliveryId' in selector) {
         return (this.stmt('replayById').all(now, now, selector.deliveryId) as DeliveryRow[]).map(toDelivery);
       }
-      const where = ["destination = ?", "status = 'dead'"];
+      const where = ["destination = ?", "status = 'dead'", REPLAYABLE];
       const params: unknown[] = [selector.destination];
       if (selector.since !== undefined) {
         where.push('updated_at >= ?');
@@ -362,6 +375,42 @@ export class SqliteLeadStore implements LeadStore {
 
   async attemptCounts(since: number): Promise<AttemptCounts[]> {
     return attemptCounts(this.database, since);
+  }
+
+  findLeadsByIdentity(identities: string[], brand?: string): Promise<StoredLead[]> {
+    return this.privacy.findLeadsByIdentity(identities, brand);
+  }
+
+  createErasure(erasure: NewErasure): Promise<void> {
+    return this.privacy.createErasure(erasure);
+  }
+
+  getErasure(id: string): Promise<Erasure | null> {
+    return this.privacy.getErasure(id);
+  }
+
+  pendingErasures(limit: number): Promise<Erasure[]> {
+    return this.privacy.pendingErasures(limit);
+  }
+
+  eraseNext(erasureId: string, limit: number, now: number): Promise<ErasureStep> {
+    return this.privacy.eraseNext(erasureId, limit, now);
+  }
+
+  completeErasure(erasureId: string, now: number): Promise<boolean> {
+    return this.privacy.completeErasure(erasureId, now);
+  }
+
+  recordPrivacyAudit(entry: PrivacyAuditEntry): Promise<void> {
+    return this.privacy.recordPrivacyAudit(entry);
+  }
+
+  listPrivacyAudit(limit: number): Promise<PrivacyAuditEntry[]> {
+    return this.privacy.listPrivacyAudit(limit);
+  }
+
+  purgeExpired(brand: string, receivedBefore: number, limit: number): Promise<PurgeCounts | null> {
+    return this.privacy.purgeExpired(brand, receivedBefore, limit);
   }
 
   async ping(): Promise<void> {

@@ -1,5 +1,5 @@
-import type { Attempt, AttemptOutcome, Delivery, DeliveryStatus, ErrorClass } from '../../domain/delivery.js';
-import type { Lead } from '../../domain/lead.js';
+import type { Attempt, AttemptOutcome, Delivery, DeliveryKind, DeliveryStatus, ErrorClass } from '../../domain/delivery.js';
+import type { StoredLead } from '../../domain/lead.js';
 import { InvalidCursorError } from '../../ports/lead-store.js';
 
 /** The one place where SQLite rows (snake_case) become domain objects (camelCase). */
@@ -18,6 +18,8 @@ export interface DeliveryRow {
   created_at: number;
   updated_at: number;
   lease_until: number | null;
+  kind: DeliveryKind;
+  erasure_id: string | null;
 }
 
 export interface AttemptRow {
@@ -42,6 +44,7 @@ export function toDelivery(row: DeliveryRow): Delivery {
     leadId: row.lead_id,
     destination: row.destination,
     status: row.status,
+    ...(row.kind === 'lead.erased' ? { kind: row.kind } : {}),
     attempts: row.attempts,
     cycleAttempts: row.cycle_attempts,
     lastStatusCode: row.last_status_code,
@@ -82,8 +85,8 @@ export function attemptParams(attempt: Attempt): AttemptRow {
   };
 }
 
-export function toLead(row: LeadRow): Lead {
-  return JSON.parse(row.data) as Lead;
+export function toLead(row: LeadRow): StoredLead {
+  return JSON.parse(row.data) as StoredLead;
 }
 
 /** Keyset cursors are the last id of a page, base64url-encoded so callers treat them as opaque. */

@@ -13,6 +13,8 @@ import { registerDestinationRoutes, type DestinationRouteDeps } from './destinat
 import { writeAudit, type AuditRecord } from '../audit.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { RequestBudgets } from '../../ports/request-budgets.js';
+import type { PrivacyDeps } from '../../privacy/requests.js';
+import { registerPrivacyRoutes } from './privacy.js';
 
 /** The audit record of an admin request: the action is the route pattern, the record its id parameter. */
 function auditRecord(request: FastifyRequest): AuditRecord {
@@ -25,6 +27,7 @@ function auditRecord(request: FastifyRequest): AuditRecord {
     ...(route.startsWith('/v1/leads/') ? { leadId: record } : {}),
     ...(route.startsWith('/v1/deliveries/') ? { deliveryId: record } : {}),
     ...(route.startsWith('/v1/destinations/') ? { destination: record } : {}),
+    ...(route.startsWith('/v1/privacy/erasures/') ? { erasureId: record } : {}),
   };
 }
 
@@ -36,6 +39,9 @@ export interface AdminRouteDeps extends Pick<DestinationRouteDeps, 'config' | 'b
   /** Failed sign-ins are counted per client IP here. */
   budgets: RequestBudgets;
   metrics: Metrics;
+  /** The privacy use cases; their routes are left out without them. */
+  privacy?: PrivacyDeps;
+  onErasureRequested?: () => void;
 }
 
 /** Failed admin authentications per client IP and minute before 429. */
@@ -90,6 +96,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
   const actions = (request: FastifyRequest): ReplayDeps => ({ store, queue, now, log: request.log });
 
   registerDestinationRoutes(app, { config: deps.config, store, breakerState: deps.breakerState });
+  if (deps.privacy) registerPrivacyRoutes(app, { privacy: deps.privacy, onErasureRequested: deps.onErasureRequested, fromStore });
 
   app.get<{ Params: { id: string } }>(
     '/v1/leads/:id',
@@ -144,7 +151,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
         params: idParamsSchema,
         response: {
           202: open(
-            { id: { type: 'string' }, status: { type: 'string', enum: ['pending', 'delivered', 'dead'] } },
+            { id: { type: 'string' }, status: { type: 'string', enum: ['pending', 'delivered', 'dead', 'cancelled'] } },
             { description: 'Pending again (or its status when it could not be replayed)' },
           ),
           ...errors([400, 404]),

@@ -17,7 +17,7 @@ export const listDeliveriesQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    status: { type: 'string', enum: ['pending', 'delivered', 'dead'] },
+    status: { type: 'string', enum: ['pending', 'delivered', 'dead', 'cancelled'] },
     destination: { type: 'string', pattern: ID_PATTERN },
     limit: { type: 'string', pattern: '^[0-9]{1,3}$' },
     cursor: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^[\\x21-\\x7E]+$' },

@@ -1,4 +1,4 @@
-import type { Lead, LeadStatus } from '../../../domain/lead.js';
+import type { StoredLead, LeadStatus } from '../../../domain/lead.js';
 import type { readLeadView } from '../../admin-views.js';
 import { html, type Html } from '../html.js';
 import { maskContact } from '../mask.js';
@@ -56,18 +56,19 @@ ${s.personSearch
 }
 
 /** A page of leads: ids, times and statuses, contact masked. */
-export function leadList(leads: Lead[], nextHref: string | null, caption: string): Html {
+export function leadList(leads: StoredLead[], nextHref: string | null, caption: string): Html {
   if (leads.length === 0) return html`<p role="status">No leads match.</p>`;
   return html`<table class="cards">
 <caption>${caption}</caption>
 <thead><tr><th scope="col">Received</th><th scope="col">Lead</th><th scope="col">Status</th><th scope="col">Service</th><th scope="col">Contact (masked)</th></tr></thead>
 <tbody>${leads.map((lead) => {
-    const masked = maskContact(lead.contact ?? {});
+    const erased = !('service' in lead);
+    const masked = erased ? {} : maskContact(lead.contact ?? {});
     return html`<tr>
 <td data-label="Received">${formatTime(Date.parse(lead.received_at))}</td>
 <td data-label="Lead"><a class="mono" href="/console/leads/${lead.id}">${lead.id}</a></td>
 <td data-label="Status">${statusBadge(lead.status)}</td>
-<td data-label="Service">${lead.service}</td>
+<td data-label="Service">${erased ? '—' : lead.service}</td>
 <td data-label="Contact (masked)">${masked.email ?? masked.phone ?? '—'}</td>
 </tr>`;
   })}</tbody></table>
@@ -82,6 +83,15 @@ function field(name: string, value: Html | Html[] | string | undefined | null): 
 
 /** A lead with its deliveries and attempts; personal data masked unless `revealed`. */
 export function leadPage(view: LeadView, csrf: string, revealed: boolean): Html {
+  // An erased lead is a tombstone: nothing personal is left to mask or reveal.
+  if (!('service' in view)) {
+    return html`<dl class="fields">
+${field('Brand', view.brand)}
+${field('Status', statusBadge(view.status))}
+${field('Received', formatTime(Date.parse(view.received_at)))}
+${field('Erased', formatTime(Date.parse(view.erased_at)))}
+</dl>`;
+  }
   const contact = revealed ? (view.contact ?? {}) : maskContact(view.contact ?? {});
   const meta = Object.entries(view.meta ?? {});
   const back = `/console/leads/${view.id}`;
