@@ -152,7 +152,10 @@ export function privacyStoreCases(getStore: () => LeadStore, options: { expiresB
     expect(await store.listPrivacyAudit(1)).toHaveLength(1);
   });
 
-  it.skipIf(options.expiresByTtl === true)('privacy: purgeExpired deletes a brand\'s old leads and all attached, in bounded batches', async () => {
+  // Stores whose items expire by TTL (DynamoDB) purge nothing themselves: their TTL attributes
+  // are checked by their own suite instead (test/contract/dynamodb.test.ts).
+  const purgeTest = options.expiresByTtl === true ? null : it;
+  purgeTest?.('privacy: purgeExpired deletes a brand\'s old leads and all attached, in bounded batches', async () => {
     const store = getStore();
     const now = Date.now();
     const old = [0, 1, 2].map((i) => personLead(['crm-a', 'crm-b'], { at: now - 400 * DAY + i, key: `old-${i}`, fingerprints: [`fp-old-${i}`] }));

@@ -155,7 +155,10 @@ describe('ops console in Chromium', () => {
       .filter({ hasNot: page.locator('[data-label="Pending"]', { hasText: /^0$/ }) })
       .waitFor();
     await screenshotBoth(page, SHOTS, '05-overview-crm-down');
-    // Each lead's two attempts fail: both die, and the overview says so.
+    // The CRM now refuses them for good (400): the next probe closes the breaker (an answer, not
+    // an outage) and each lead dies at once; the overview says so. (A failed probe keeps its
+    // lead's place in the retry schedule, so a CRM that stays down kills nothing.)
+    crm.respondWith({ status: 400 });
     await overviewCell(page, 'crm-main', 'Dead').getByText('2').waitFor();
     await overviewCell(page, 'crm-main', 'Pending').getByText('0').waitFor();
 
