@@ -1,27 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser } from './browser.js';
 
-/**
- * Debian's Chromium driven by playwright-core, for the ops console's tests. (The browser embed's
- * tests have their own launcher in browser.ts; the flags are the same.)
- */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
+/** The ops console's tests: the shared Chromium launcher (browser.ts) and both screen widths. */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  return launchBrowser();
 }
 
 export const DESKTOP = { width: 1280, height: 900 };
