@@ -263,6 +263,12 @@ describe('ops console: a person (search, export, erasure)', () => {
     const c = await signedIn(h);
     expect((await c.get('/console')).body).toContain('<a href="/console/privacy"');
 
+    // The Leads page's person search is a POST form with the session's CSRF token.
+    const leadsPage = (await c.get('/console/leads')).body;
+    const personForm = /<form[^>]*action="\/console\/leads\/by-person">[\s\S]*?<\/form>/.exec(leadsPage)?.[0] ?? '';
+    expect(personForm).toContain('method="post"');
+    expect(hiddenCsrf(personForm)).toBe(hiddenCsrf(leadsPage));
+    expect(hiddenCsrf(personForm)).not.toBe('');
     const byEmail = await c.post('/console/leads/by-person', { identifier: ` ${EMAIL.toUpperCase()} ` });
     expect(byEmail.statusCode).toBe(200);
     expect(leadLinks(byEmail.body)).toEqual([both]);

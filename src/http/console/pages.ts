@@ -84,7 +84,8 @@ export function registerPages(app: FastifyInstance, deps: ConsoleDeps, kit: Cons
     { config: { console: { audit: true } } },
     async (request, reply) => {
       const q = request.query;
-      const forms = (extra = {}) => leadSearchForms({ brands: brandIds, personSearch: deps.findLeadsByPerson !== undefined, ...extra });
+      const forms = (extra = {}) =>
+        leadSearchForms({ brands: brandIds, personSearch: deps.findLeadsByPerson !== undefined, csrf: kit.context(request).csrf, ...extra });
       if (q.id !== undefined && q.id !== '') {
         const id = q.id.trim();
         const lead = ID.test(id) ? await kit.fromStore(request, () => store.getLead(id)) : null;
@@ -118,9 +119,9 @@ export function registerPages(app: FastifyInstance, deps: ConsoleDeps, kit: Cons
       const found = await kit.fromStore(request, () => find(identifier));
       if (found.kind === 'invalid') {
         const notice = { text: invalidText(found), error: true };
-        return kit.send(reply, page(kit.context(request, notice), 'leads', 'Leads', leadSearchForms({ brands: brandIds, personSearch: true })), 400);
+        return kit.send(reply, page(kit.context(request, notice), 'leads', 'Leads', leadSearchForms({ brands: brandIds, personSearch: true, csrf: kit.context(request).csrf })), 400);
       }
-      const content = html`${leadSearchForms({ brands: brandIds, personSearch: true })}
+      const content = html`${leadSearchForms({ brands: brandIds, personSearch: true, csrf: kit.context(request).csrf })}
 <h2>Leads of that person</h2>${leadList(found.leads, null, 'Leads of that person, newest first')}`;
       return kit.send(reply, page(kit.context(request), 'leads', 'Leads', content));
     });
