@@ -6,8 +6,7 @@ import type { JobQueue } from '../ports/job-queue.js';
 import type { LeadStore } from '../ports/lead-store.js';
 import type { RequestBudgets } from '../ports/request-budgets.js';
 import { consoleRoutes } from './console/plugin.js';
-import type { ConsolePrivacy } from './console/kit.js';
-import type { Lead } from '../domain/lead.js';
+import { consolePrivacyOf } from './console/privacy-adapter.js';
 import type { PrivacyDeps } from '../privacy/requests.js';
 import { readCommittedDocument, serveOpenApi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
@@ -46,10 +45,6 @@ export interface OpsAppDeps extends OpsRoutesDeps {
   openApiDocument?: Record<string, unknown>;
   /** Proxies in front of the ops listener to believe for X-Forwarded-For/-Proto (LEADGATE_OPS_TRUST_PROXY). */
   trustProxy?: number | string[];
-  /** The console's search of a person's leads (the privacy index), once it exists. */
-  findLeadsByPerson?: (identifier: string) => Promise<Lead[]>;
-  /** The console's privacy screen (export, erase), once it is built (the use cases exist: `privacy`). */
-  consolePrivacy?: ConsolePrivacy;
 }
 
 /**
@@ -74,8 +69,8 @@ export async function buildOpsApp(deps: OpsAppDeps): Promise<FastifyInstance> {
       budgets: deps.budgets,
       breakerState: deps.breakerState,
       now: deps.now ?? Date.now,
-      findLeadsByPerson: deps.findLeadsByPerson,
-      privacy: deps.consolePrivacy,
+      // With the privacy use cases: the person search and the Privacy screen (export, erase).
+      ...(deps.privacy ? consolePrivacyOf(deps.privacy, deps.onErasureRequested) : {}),
     });
   }
   return app;

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -220,5 +221,59 @@ describe('ops console in Chromium', () => {
       ['POST /console/destinations/:id/pause', 'crm-main', 'console'],
       ['POST /console/destinations/:id/resume', 'crm-main', 'console'],
     ]);
+  });
+
+  it('finds a person by phone written another way, exports them as a JSON download, and erases them after typing the email again, following the erasure to done', async () => {
+    const crm = await fakeCrm();
+    const { leadgate, page } = await setUp(crm);
+    const leadId = (await postLead(leadgate.url, API_KEY, EXAMPLE_LEAD)).body.id as string;
+    await crm.waitForRequests(1);
+    await signIn(page, leadgate.opsUrl);
+
+    await page.getByRole('link', { name: 'Leads' }).click();
+    await page.getByRole('textbox', { name: 'Email or phone', exact: true }).fill('06 12 34 56 78');
+    await page.getByRole('button', { name: 'Find their leads' }).click();
+    await page.getByRole('table', { name: 'Leads of that person, newest first' }).getByRole('link', { name: leadId }).waitFor();
+
+    await page.getByRole('link', { name: 'Privacy' }).click();
+    await page.getByRole('heading', { name: 'Privacy' }).waitFor();
+    await page.getByRole('textbox', { name: 'Email or phone', exact: true }).fill('camille.martin@example.fr');
+    await page.getByLabel('Brand (optional)').selectOption('merciplus');
+    await screenshotBoth(page, SHOTS, '10-privacy');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^leadgate-export-\d{4}-\d{2}-\d{2}\.json$/);
+    const exported = JSON.parse(await readFile((await download.path())!, 'utf8')) as { leads: Array<{ id: string }> };
+    expect(exported.leads.map((l) => l.id)).toEqual([leadId]);
+
+    await page.getByRole('button', { name: 'Erase' }).click();
+    await page.getByRole('heading', { name: "Erase a person's leads" }).waitFor();
+    await page.getByLabel('Type the email or phone again to confirm').fill('camille.martin@example.com');
+    await page.getByRole('button', { name: 'Erase every lead of this person' }).click();
+    await page.getByRole('alert').filter({ hasText: 'nothing was erased' }).waitFor();
+    await screenshotBoth(page, SHOTS, '11-privacy-erase-confirm');
+    await page.getByLabel('Type the email or phone again to confirm').fill('Camille.Martin@example.fr');
+    await page.getByRole('button', { name: 'Erase every lead of this person' }).click();
+    await page.getByRole('heading', { name: 'Erasure' }).waitFor();
+    // The page refreshes itself (no reload here) until the erasure is done and the CRM has its notice.
+    await page.locator('#erasure-status').getByText('done').waitFor();
+    await page.locator('#erasure-leads').getByText('1', { exact: true }).waitFor();
+    await crm.waitForRequests(1, { predicate: (r) => (JSON.parse(r.body) as { type: string }).type === 'lead.erased' });
+    await page
+      .getByRole('table', { name: 'Notified destinations' })
+      .getByRole('row', { name: /crm-main/ })
+      .getByText('delivered')
+      .waitFor();
+    await screenshotBoth(page, SHOTS, '12-privacy-erasure-done');
+
+    const audit = leadgate.logs.filter((l) => l.msg === 'admin audit' && String(l.action).startsWith('POST /console/privacy/'));
+    expect(audit.map((l) => [l.action, l.statusCode])).toEqual([
+      ['POST /console/privacy/export', 200],
+      ['POST /console/privacy/erase', 200],
+      ['POST /console/privacy/erasures', 400],
+      ['POST /console/privacy/erasures', 303],
+    ]);
+    expect(audit[3]!.erasureId).toEqual(expect.any(String));
+    const logText = JSON.stringify(leadgate.logs).toLowerCase();
+    for (const personal of ['camille.martin', '612345678', '06 12 34 56 78']) expect(logText).not.toContain(personal);
   });
 });

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { LimiterBudgets } from '../../src/adapters/memory/request-budgets.js';
 import type { LeadgateConfig } from '../../src/domain/config.js';
-import type { Lead } from '../../src/domain/lead.js';
 import { buildOpsApp } from '../../src/http/ops-app.js';
 import type { OverloadOptions } from '../../src/http/overload.js';
 import { buildPublicApp } from '../../src/http/public-app.js';
@@ -35,7 +34,6 @@ export interface TestAppDeps {
   trustProxy?: number | string[];
   unknownKeyPerMinute?: number;
   opsTrustProxy?: number | string[];
-  findLeadsByPerson?: (identifier: string) => Promise<Lead[]>;
   /** Defaults to the tests' privacy key. */
   hasher?: PrivacyHasher;
   /** Wakes an erasure runner when the admin API records an erasure. */
@@ -103,7 +101,6 @@ export function buildTestOpsApp(deps: TestAppDeps): Promise<FastifyInstance> {
     onErasureRequested: deps.onErasureRequested,
     now: c.now,
     trustProxy: deps.opsTrustProxy,
-    findLeadsByPerson: deps.findLeadsByPerson,
   });
 }
 

@@ -60,6 +60,7 @@ section.card h3 { margin: 0 0 .5rem; font-size: 1rem; }
 .signin { max-width: 26rem; margin: 3rem auto; }
 .signin form { display: grid; gap: .75rem; }
 .pager { display: flex; gap: 1rem; }
+.actions { display: flex; flex-wrap: wrap; gap: .75rem; align-items: center; }
 @media (max-width: 640px) {
   main { padding: .75rem; }
   header.top form { margin-left: 0; }

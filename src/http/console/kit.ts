@@ -1,10 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LeadgateConfig } from '../../domain/config.js';
-import type { Lead } from '../../domain/lead.js';
+import type { StoredLead } from '../../domain/lead.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { JobQueue } from '../../ports/job-queue.js';
 import type { LeadStore } from '../../ports/lead-store.js';
 import type { RequestBudgets } from '../../ports/request-budgets.js';
+import type { ErasureRequestResult, ErasureView, ExportResult, Invalid } from '../../privacy/requests.js';
 import type { BreakerStateName } from '../routes/destinations.js';
 import type { Html } from './html.js';
 import type { ConsoleSessions } from './session.js';
@@ -13,13 +14,20 @@ import type { PageContext } from './views/layout.js';
 /** What the console's parts share: its dependencies and a few helpers made once per console. */
 
 /**
- * The privacy screen's functions (export, erase), provided once the privacy API exists; until
- * then the console has no privacy screen and its nav entry is hidden.
+ * The privacy screen's functions over the privacy use cases (src/http/console/privacy-adapter.ts).
+ * `identifier` is one field as typed: an email if it contains '@', else a phone; `brand` limits
+ * to one brand. Without them the console has no privacy screen and its nav entry is hidden.
  */
 export interface ConsolePrivacy {
-  exportPerson(identifier: string): Promise<unknown>;
-  erasePerson(identifier: string, brand?: string): Promise<{ id: string }>;
+  /** Whether the identifier is valid, and its normalised form (to compare two typings of it). */
+  check(identifier: string, brand?: string): Invalid | { kind: 'ok'; key: string };
+  exportPerson(identifier: string, brand?: string): Promise<ExportResult>;
+  /** Records the erasure (the runner does it) and wakes this process's runner. */
+  erasePerson(identifier: string, brand?: string): Promise<ErasureRequestResult>;
+  erasureStatus(id: string): Promise<ErasureView | null>;
 }
+
+export type PersonLeads = Invalid | { kind: 'ok'; leads: StoredLead[] };
 
 export interface ConsoleDeps {
   adminToken: string;
@@ -32,7 +40,7 @@ export interface ConsoleDeps {
   breakerState?: (destinationId: string) => BreakerStateName;
   now: () => number;
   /** A person's leads by email or phone (the privacy index); absent: the search says "not available". */
-  findLeadsByPerson?: (identifier: string) => Promise<Lead[]>;
+  findLeadsByPerson?: (identifier: string) => Promise<PersonLeads>;
   privacy?: ConsolePrivacy;
 }
 

@@ -1,12 +1,13 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Delivery } from '../../domain/delivery.js';
 import type { LeadStatus } from '../../domain/lead.js';
+import type { Invalid } from '../../privacy/requests.js';
 import { replayDead, replayDelivery, type ReplayDeps } from '../admin-actions.js';
 import { readLeadView } from '../admin-views.js';
 import { HttpError } from '../http-error.js';
 import { html } from './html.js';
 import { createOverviewReader } from './overview.js';
-import { formField, type ConsoleDeps, type ConsoleKit } from './kit.js';
+import { formField, type ConsoleDeps, type ConsoleKit, type ConsolePrivacy } from './kit.js';
 import {
   deadLetterPage,
   destinationsPage,
@@ -18,6 +19,7 @@ import {
 import { page } from './views/layout.js';
 import { LEAD_STATUSES, leadList, leadPage, leadSearchForms } from './views/leads.js';
 import { overviewContent, overviewFragment } from './views/overview.js';
+import { eraseConfirm, erasureFragment, erasurePage, privacyForm } from './views/privacy.js';
 
 const PAGE_SIZE = 50;
 /** Replay all: the count shown first is exact up to this many (then "more than"). */
@@ -82,7 +84,8 @@ export function registerPages(app: FastifyInstance, deps: ConsoleDeps, kit: Cons
     { config: { console: { audit: true } } },
     async (request, reply) => {
       const q = request.query;
-      const forms = (extra = {}) => leadSearchForms({ brands: brandIds, personSearch: deps.findLeadsByPerson !== undefined, ...extra });
+      const forms = (extra = {}) =>
+        leadSearchForms({ brands: brandIds, personSearch: deps.findLeadsByPerson !== undefined, csrf: kit.context(request).csrf, ...extra });
       if (q.id !== undefined && q.id !== '') {
         const id = q.id.trim();
         const lead = ID.test(id) ? await kit.fromStore(request, () => store.getLead(id)) : null;
@@ -113,9 +116,13 @@ export function registerPages(app: FastifyInstance, deps: ConsoleDeps, kit: Cons
     app.post('/console/leads/by-person', { config: { console: { audit: true } } }, async (request, reply) => {
       const identifier = (formField(request.body, 'identifier') ?? '').trim();
       if (identifier === '') throw badRequest('Type an email or a phone number.');
-      const leads = await kit.fromStore(request, () => find(identifier));
-      const content = html`${leadSearchForms({ brands: brandIds, personSearch: true })}
-<h2>Leads of that person</h2>${leadList(leads, null, 'Leads of that person, newest first')}`;
+      const found = await kit.fromStore(request, () => find(identifier));
+      if (found.kind === 'invalid') {
+        const notice = { text: invalidText(found), error: true };
+        return kit.send(reply, page(kit.context(request, notice), 'leads', 'Leads', leadSearchForms({ brands: brandIds, personSearch: true, csrf: kit.context(request).csrf })), 400);
+      }
+      const content = html`${leadSearchForms({ brands: brandIds, personSearch: true, csrf: kit.context(request).csrf })}
+<h2>Leads of that person</h2>${leadList(found.leads, null, 'Leads of that person, newest first')}`;
       return kit.send(reply, page(kit.context(request), 'leads', 'Leads', content));
     });
   }
@@ -227,7 +234,89 @@ export function registerPages(app: FastifyInstance, deps: ConsoleDeps, kit: Cons
     });
   }
 
-  // PRIVACY (export, erasure): the privacy issue's API is being built in parallel. Once it lands,
-  // `deps.privacy` is passed in (src/http/ops-app.ts) and its screen's routes go here, behind the
-  // same session, CSRF and audit; the nav shows "Privacy" only while deps.privacy is set.
+  if (deps.privacy) registerPrivacyPages(app, deps, deps.privacy, kit);
+}
+
+/** "Phone must be a valid phone number." from the use cases' { path, message }. */
+function invalidText(invalid: Invalid): string {
+  const what = invalid.path === '/email' ? 'The email' : invalid.path === '/phone' ? 'The phone number' : invalid.path === '/brand' ? 'The brand' : 'The identifier';
+  return `${what} ${invalid.message}.`;
+}
+
+/**
+ * Privacy: export (a JSON download) and erasure of a person's leads by email or phone, through
+ * the privacy use cases (actor `console`, their own audit record); POSTs only, so the identifier
+ * never sits in a URL; each request also writes the console's `admin audit` line (no identifier).
+ */
+function registerPrivacyPages(app: FastifyInstance, deps: ConsoleDeps, privacy: ConsolePrivacy, kit: ConsoleKit): void {
+  const brandIds = deps.config.brands.map((b) => b.id);
+  const audited = { config: { console: { audit: true } } };
+  const read = (request: FastifyRequest) => ({
+    identifier: (formField(request.body, 'identifier') ?? '').trim(),
+    brand: formField(request.body, 'brand') || undefined,
+  });
+  /** The form again, with an alert, for an identifier the use cases refuse. */
+  const refuse = (request: FastifyRequest, reply: FastifyReply, typed: { identifier: string; brand?: string }, text: string) =>
+    kit.send(reply, page(kit.context(request, { text, error: true }), 'privacy', 'Privacy', privacyForm(kit.context(request).csrf, brandIds, typed)), 400);
+  const checked = (typed: { identifier: string; brand?: string }): string | null => {
+    if (typed.identifier === '') return 'Type an email or a phone number.';
+    const result = privacy.check(typed.identifier, typed.brand);
+    return result.kind === 'invalid' ? invalidText(result) : null;
+  };
+
+  app.get('/console/privacy', async (request, reply) =>
+    kit.send(reply, page(kit.context(request), 'privacy', 'Privacy', privacyForm(kit.context(request).csrf, brandIds))),
+  );
+
+  app.post('/console/privacy/export', audited, async (request, reply) => {
+    const typed = read(request);
+    const problem = checked(typed);
+    if (problem !== null) return refuse(request, reply, typed, problem);
+    const result = await kit.fromStore(request, () => privacy.exportPerson(typed.identifier, typed.brand));
+    if (result.kind === 'invalid') return refuse(request, reply, typed, invalidText(result));
+    const date = new Date(deps.now()).toISOString().slice(0, 10);
+    return reply
+      .type('application/json; charset=utf-8')
+      .header('content-disposition', `attachment; filename="leadgate-export-${date}.json"`)
+      .header('cache-control', 'no-store')
+      .send(JSON.stringify(result.body, null, 2));
+  });
+
+  // Step one of an erasure: the identifier is valid; ask for it again.
+  app.post('/console/privacy/erase', audited, async (request, reply) => {
+    const typed = read(request);
+    const problem = checked(typed);
+    if (problem !== null) return refuse(request, reply, typed, problem);
+    return kit.send(reply, page(kit.context(request), 'privacy', "Erase a person's leads", eraseConfirm(kit.context(request).csrf, typed.identifier, typed.brand)));
+  });
+
+  // Step two: typed again, the same person (compared normalised): record it; the runner erases.
+  app.post('/console/privacy/erasures', audited, async (request, reply) => {
+    const typed = read(request);
+    const problem = checked(typed);
+    if (problem !== null) return refuse(request, reply, typed, problem);
+    const first = privacy.check(typed.identifier, typed.brand);
+    const again = privacy.check(formField(request.body, 'confirm') ?? '', typed.brand);
+    if (first.kind !== 'ok' || again.kind !== 'ok' || first.key !== again.key) {
+      const notice = { text: 'What you typed again does not match: nothing was erased.', error: true };
+      const content = eraseConfirm(kit.context(request).csrf, typed.identifier, typed.brand);
+      return kit.send(reply, page(kit.context(request, notice), 'privacy', "Erase a person's leads", content), 400);
+    }
+    const result = await kit.fromStore(request, () => privacy.erasePerson(typed.identifier, typed.brand));
+    if (result.kind === 'invalid') return refuse(request, reply, typed, invalidText(result));
+    request.consoleAudit = { erasureId: result.id };
+    return reply.code(303).header('location', `/console/privacy/erasures/${result.id}`).send();
+  });
+
+  const erasure = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const view = ID.test(request.params.id) ? await kit.fromStore(request, () => privacy.erasureStatus(request.params.id)) : null;
+    if (view === null) throw notFound('No erasure has that id.');
+    return view;
+  };
+  app.get<{ Params: { id: string } }>('/console/privacy/erasures/:id', audited, async (request, reply) =>
+    kit.send(reply, page(kit.context(request), 'privacy', 'Erasure', erasurePage(await erasure(request), deps.now()))),
+  );
+  app.get<{ Params: { id: string } }>('/console/privacy/erasures/:id/progress', { config: { console: { fragment: true } } }, async (request, reply) =>
+    kit.send(reply, erasureFragment(await erasure(request), deps.now())),
+  );
 }

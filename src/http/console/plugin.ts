@@ -29,6 +29,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     consoleSession: Session | null;
+    /** Record ids a handler adds to its `admin audit` line (an erasure it recorded). */
+    consoleAudit: { erasureId?: string } | null;
   }
 }
 
@@ -54,6 +56,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
   await app.register(formbody, { bodyLimit: 16 * 1024 });
   const sessions = createConsoleSessions(deps.adminToken);
   app.decorateRequest('consoleSession', null);
+  app.decorateRequest('consoleAudit', null);
 
   const kit: ConsoleKit = {
     sessions,
@@ -108,6 +111,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
       ...(route.startsWith('/console/leads/:id') ? { leadId: id } : {}),
       ...(route.startsWith('/console/deliveries/:id') ? { deliveryId: id } : {}),
       ...(route.startsWith('/console/destinations/:id') ? { destination: id } : {}),
+      ...(route.startsWith('/console/privacy/erasures/:id') ? { erasureId: id } : {}),
+      ...request.consoleAudit,
     });
   });
 

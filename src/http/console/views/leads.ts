@@ -17,6 +17,8 @@ export interface LeadSearch {
   until?: string;
   /** Whether a person's leads can be searched (the privacy index exists). */
   personSearch: boolean;
+  /** The session's CSRF token: the person search is a POST. */
+  csrf: string;
 }
 
 function statusBadge(status: string): Html {
@@ -44,7 +46,7 @@ export function leadSearchForms(s: LeadSearch): Html {
 </form></section>
 <section aria-labelledby="by-person"><h2 id="by-person">By a person's email or phone</h2>
 ${s.personSearch
-  ? html`<form class="grid" method="post" action="/console/leads/by-person">
+  ? html`<form class="grid" method="post" action="/console/leads/by-person">${csrfField(s.csrf)}
   <div><label for="person">Email or phone</label><input id="person" name="identifier" required autocomplete="off"></div>
   <div><button type="submit">Find their leads</button></div></form>`
   : html`<form class="grid" aria-describedby="person-note">
