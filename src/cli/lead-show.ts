@@ -1,6 +1,6 @@
 import type { Env } from '../config/env.js';
 import { withBackends } from '../container.js';
-import { readLeadView } from '../http/admin-views.js';
+import { readLeadView } from '../views/lead-views.js';
 
 /** `leadgate lead show <id>`: the lead, its deliveries and every attempt, as GET /v1/leads/:id shows them. */
 export async function leadShow(env: Env, id: string): Promise<number> {

@@ -1,7 +1,7 @@
 import type { LeadgateConfig } from '../domain/config.js';
 import { identityHash, type PrivacyHasher } from '../domain/fingerprint.js';
 import { newId } from '../domain/ids.js';
-import { leadView } from '../http/admin-views.js';
+import { leadView } from '../views/lead-views.js';
 import type { Logger } from '../observability/logger.js';
 import type { LeadStore } from '../ports/lead-store.js';
 import type { Erasure, PrivacyAuditEntry } from '../ports/privacy-store.js';

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeadgateConfig } from '../../src/domain/config.js';
-import { deliveryView, readLeadView } from '../../src/http/admin-views.js';
+import { deliveryView, readLeadView } from '../../src/views/lead-views.js';
 import { formatOpenApiDocument, generateOpenApiDocument } from '../../src/http/openapi-document.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { brand, destination, route } from '../helpers/config-factories.js';

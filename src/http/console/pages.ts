@@ -3,7 +3,7 @@ import type { Delivery } from '../../domain/delivery.js';
 import type { LeadStatus } from '../../domain/lead.js';
 import type { Invalid } from '../../privacy/requests.js';
 import { replayDead, replayDelivery, type ReplayDeps } from '../admin-actions.js';
-import { readLeadView } from '../admin-views.js';
+import { readLeadView } from '../../views/lead-views.js';
 import { HttpError } from '../http-error.js';
 import { html } from './html.js';
 import { createOverviewReader } from './overview.js';

@@ -3,7 +3,7 @@ import type { Delivery } from '../../domain/delivery.js';
 import type { JobQueue } from '../../ports/job-queue.js';
 import { InvalidCursorError, type LeadStore } from '../../ports/lead-store.js';
 import { replayDead, replayDelivery, type ReplayDeps } from '../admin-actions.js';
-import { deliveryView, readLeadView } from '../admin-views.js';
+import { deliveryView, readLeadView } from '../../views/lead-views.js';
 import { bearerToken, safeEqual } from '../auth.js';
 import { errorSummary } from '../../observability/error-summary.js';
 import { HttpError, unavailable } from '../http-error.js';

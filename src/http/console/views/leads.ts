@@ -1,5 +1,5 @@
 import type { StoredLead, LeadStatus } from '../../../domain/lead.js';
-import type { readLeadView } from '../../admin-views.js';
+import type { readLeadView } from '../../../views/lead-views.js';
 import { html, type Html } from '../html.js';
 import { maskContact } from '../mask.js';
 import { csrfField, formatTime } from './layout.js';

@@ -2,7 +2,10 @@ import type { Attempt, Delivery } from '../domain/delivery.js';
 import type { StoredLead } from '../domain/lead.js';
 import type { LeadStore } from '../ports/lead-store.js';
 
-/** The admin API speaks snake_case JSON with ISO dates, like the forwarded payload. */
+/**
+ * The views of a lead, its deliveries and attempts, shared by the admin API, `leadgate lead show`,
+ * the console and the privacy export: snake_case JSON with ISO dates, like the forwarded payload.
+ */
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
