@@ -5,7 +5,7 @@ import { OAuth2TokenProvider } from './adapters/http/oauth2-token.js';
 import { SqliteJobQueue } from './adapters/sqlite/job-queue.js';
 import { openSqliteDatabase } from './adapters/sqlite/database.js';
 import { SqliteLeadStore } from './adapters/sqlite/lead-store.js';
-import { SqliteHandoff } from './adapters/sqlite/handoff.js';
+import { SqliteHandoff, type HandoffSource } from './adapters/sqlite/handoff.js';
 import type { LeadgateConfig } from './domain/config.js';
 import { errorSummary } from './observability/error-summary.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -16,7 +16,7 @@ import { HttpCaptchaVerifier } from './adapters/http/captcha-verifier.js';
 import { LimiterBudgets } from './adapters/memory/request-budgets.js';
 import { createLeadAcceptor, type AcceptResult, type LeadSubmission } from './ingest/accept-lead.js';
 import type { RequestBudgets } from './ports/request-budgets.js';
-import { CircuitBreakers } from './worker/circuit-breakers.js';
+import { CircuitBreakers, type BreakerState } from './worker/circuit-breakers.js';
 import { createDeliveryGate } from './worker/delivery-gate.js';
 import { createSweeper } from './worker/sweeper.js';
 import { createWorker } from './worker/worker.js';
@@ -46,6 +46,8 @@ export interface Container {
   worker: WorkerRuntime | null;
   /** What the privacy use cases (src/privacy/requests.ts) need; the admin API and the CLI call them. */
   privacy: PrivacyDeps;
+  /** The embedded queue's hand-off (SQLite only), for `leadgate serve` to link to its worker thread. */
+  handoff: SqliteHandoff | null;
   /** Closes every adapter; safe to call once everything using them has stopped. */
   close(): Promise<void>;
 }
@@ -73,16 +75,29 @@ export function loadConfig(env: Env, options: { demo?: boolean } = {}): { config
   return { config: loadConfigFile(configSource.path), configSource };
 }
 
-export async function createContainer(env: Env, roles: Roles, options: { demo?: boolean } = {}): Promise<Container> {
+export interface ContainerOptions {
+  demo?: boolean;
+  /** Set in `leadgate serve`'s worker thread (src/cli/worker-thread.ts): what links it to the api thread. */
+  workerThread?: {
+    /** Receives the deliveries the api thread's ingest hands off (SQLite only). */
+    handoff?: HandoffSource;
+    /** Told each breaker state change, for the api thread's admin views. */
+    onBreakerState: (destinationId: string, state: BreakerState) => void;
+  };
+}
+
+export async function createContainer(env: Env, roles: Roles, options: ContainerOptions = {}): Promise<Container> {
   const { config, configSource } = loadConfig(env, options);
   const logger = createLogger(env.LOG_LEVEL);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ defaultMetrics: !options.workerThread });
   const hasher = resolvePrivacyKey(env);
-  const { store, queue } = await openBackends(env, hasher, logger);
+  const { store, queue, handoff } = await openBackends(env, hasher, logger, options.workerThread?.handoff);
   // The embedded store needs zero set-up: its schema is created on start. Production
   // backends are prepared by `leadgate migrate` (a deploy step), never by an api instance.
   if (env.LEADGATE_STORE === 'sqlite') await store.migrate();
-  const worker = roles.worker ? await createWorkerRuntime(env, { config, logger, metrics, store, queue }) : null;
+  const worker = roles.worker
+    ? await createWorkerRuntime(env, { config, logger, metrics, store, queue }, options.workerThread?.onBreakerState)
+    : null;
   const privacy: PrivacyDeps = { config, store, hasher, logger, now: Date.now };
   const budgets = await createRequestBudgets(env);
   const captcha = roles.api ? new HttpCaptchaVerifier() : null;
@@ -100,6 +115,7 @@ export async function createContainer(env: Env, roles: Roles, options: { demo?: 
     acceptLead,
     worker,
     privacy,
+    handoff,
     async close() {
       await captcha?.close();
       await budgets.close();
@@ -114,21 +130,28 @@ export async function createContainer(env: Env, roles: Roles, options: { demo?: 
  * Production adapters are imported only when chosen: the AWS SDK and BullMQ would otherwise add
  * tens of MB to every embedded process.
  */
-async function openBackends(env: Env, hasher: PrivacyHasher, logger?: Logger): Promise<{ store: LeadStore; queue: JobQueue }> {
+async function openBackends(
+  env: Env,
+  hasher: PrivacyHasher,
+  logger?: Logger,
+  threadHandoff?: HandoffSource,
+): Promise<{ store: LeadStore; queue: JobQueue; handoff: SqliteHandoff | null }> {
   // A job whose handler failed (store hiccup) is handed again later; say so, without data.
   const onError = (err: unknown) => logger?.warn({ err: errorSummary(err) }, 'queue error, the job will be retried');
 
   if (env.LEADGATE_QUEUE === 'sqlite') {
     // env.ts guarantees LEADGATE_STORE=sqlite here: the jobs are the store's deliveries table.
     const db = openSqliteDatabase(env.LEADGATE_DATA_DIR);
-    // issue 13: new deliveries go from the ingest straight to this process's worker, when it runs one.
-    const handoff = new SqliteHandoff();
+    // issue 13: new deliveries go from the ingest straight to this process's worker, when it runs
+    // one: on this thread, or (serve's worker thread) from the api thread through `threadHandoff`.
+    const handoff = threadHandoff ? null : new SqliteHandoff();
     return {
-      store: new SqliteLeadStore(db, { hasher, handoff, attemptWriteDeferMs: 2 }),
-      queue: new SqliteJobQueue(db, { onError, leaseMs: env.LEADGATE_JOB_LEASE_MS, handoff }),
+      store: new SqliteLeadStore(db, { hasher, handoff: handoff ?? undefined, attemptWriteDeferMs: 2 }),
+      queue: new SqliteJobQueue(db, { onError, leaseMs: env.LEADGATE_JOB_LEASE_MS, handoff: threadHandoff ?? handoff ?? undefined }),
+      handoff,
     };
   }
-  return { store: await openStore(env, hasher), queue: await openQueue(env, onError) };
+  return { store: await openStore(env, hasher), queue: await openQueue(env, onError), handoff: null };
 }
 
 async function openStore(env: Env, hasher: PrivacyHasher): Promise<LeadStore> {
@@ -235,12 +258,13 @@ function createTokenProvider(): OAuth2TokenProvider {
 async function createWorkerRuntime(
   env: Env,
   deps: Pick<Container, 'config' | 'logger' | 'metrics' | 'store' | 'queue'>,
+  onBreakerState?: (destinationId: string, state: BreakerState) => void,
 ): Promise<WorkerRuntime> {
   const { config, logger, metrics, store, queue } = deps;
   const client = createDestinationClient();
   const tokens = createTokenProvider();
   // Protecting CRMs: breakers live in this process; limits in Redis (bullmq) or here; pause in the store.
-  const breakers = new CircuitBreakers({ metrics, logger });
+  const breakers = new CircuitBreakers({ metrics, logger, onChange: onBreakerState });
   const limits = await createDestinationLimits(env);
   const gate = createDeliveryGate({ store, breakers, limits: limits.limits, metrics });
   const worker = createWorker({ config, store, queue, client, tokens, gate, metrics, logger, concurrency: env.LEADGATE_WORKER_CONCURRENCY });

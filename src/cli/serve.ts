@@ -6,6 +6,7 @@ import { opsListener } from '../config/env.js';
 import { buildOpsApp } from '../http/ops-app.js';
 import { buildPublicApp } from '../http/public-app.js';
 import { createReadinessCheck } from '../http/routes/health.js';
+import { startWorkerThread, type ServeWorker } from './worker-thread.js';
 
 /**
  * Starts the api and/or the worker and installs the SIGTERM drain (CONTRACT.md, Shutdown):
@@ -13,8 +14,18 @@ import { createReadinessCheck } from '../http/routes/health.js';
  * deliveries finish, leases are released, then exit 0.
  */
 export async function runServer(env: Env, roles: Roles, options: { demo?: boolean } = {}): Promise<void> {
-  const container = await createContainer(env, roles, options);
-  const { config, logger, metrics, store, queue, worker } = container;
+  // serve: the worker on its own thread (worker-thread.ts), so ingest and deliveries use two cores.
+  const workerOnThread = roles.api && roles.worker;
+  const container = await createContainer(env, workerOnThread ? { api: true, worker: false } : roles, options);
+  const { config, logger, metrics, store, queue } = container;
+  const worker: ServeWorker | null = workerOnThread
+    ? await startWorkerThread({ demo: options.demo ?? false, handoff: container.handoff, logger })
+    : container.worker && {
+        breakerState: (id) => container.worker!.breakers.state(id),
+        wakeErasures: () => container.worker!.erasures.wake(),
+        start: () => container.worker!.start(),
+        stop: () => container.worker!.stop(),
+      };
   let draining = false;
   const isDraining = () => draining;
 
@@ -52,10 +63,11 @@ export async function runServer(env: Env, roles: Roles, options: { demo?: boolea
         budgets: container.budgets,
         adminToken: env.LEADGATE_ADMIN_TOKEN ?? null,
         demoCrm: container.configSource.isBundledExample,
-        breakerState: worker ? (id: string) => worker.breakers.state(id) : undefined,
+        breakerState: worker ? (id: string) => worker.breakerState(id) : undefined,
+        workerMetrics: worker?.metrics ? () => worker.metrics!() : undefined,
         trustProxy: env.LEADGATE_OPS_TRUST_PROXY,
         privacy: container.privacy,
-        onErasureRequested: worker ? () => worker.erasures.wake() : undefined,
+        onErasureRequested: worker ? () => worker.wakeErasures() : undefined,
       })
     : null;
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { LeadgateConfig } from '../domain/config.js';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Metrics } from '../observability/metrics.js';
 import type { JobQueue } from '../ports/job-queue.js';
 import type { LeadStore } from '../ports/lead-store.js';
@@ -33,6 +34,8 @@ export interface OpsRoutesDeps {
   demoCrm?: boolean;
   /** Circuit breaker state of a destination in this process's worker; absent without a worker. */
   breakerState?: (destinationId: string) => BreakerStateName;
+  /** The worker's metrics when it keeps them in its own registry (serve's worker thread): merged in at each scrape. */
+  workerMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
   /** The privacy use cases (export, erasure) behind the admin token; absent leaves their routes out. */
   privacy?: PrivacyDeps;
   /** An erasure was recorded: wake this process's erasure runner, if it has a worker. */
@@ -83,6 +86,7 @@ export async function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDep
     metrics: deps.metrics,
     readiness: deps.readiness,
     refreshStoreGauges: createStoreGaugeRefresher({ ...deps, now }),
+    workerMetrics: deps.workerMetrics,
   });
   if (deps.adminToken !== null && deps.adminToken !== '') {
     await app.register(adminRoutes, {

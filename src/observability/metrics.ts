@@ -4,9 +4,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * Every metric leadgate exports is defined here. Labels never hold personal data or lead ids:
  * only brand ids, destination ids, reasons from a closed set, routes and status codes.
  */
-export function createMetrics() {
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // Off in `leadgate serve`'s worker thread: the process's figures come from the main thread.
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
   const leadsAccepted = new Counter({
     name: 'leadgate_leads_accepted_total',

@@ -40,6 +40,8 @@ export interface CircuitBreakersOptions {
   /** Epoch ms; must agree with Date.now, which cockatiel reads itself (tests fake both together). */
   now?: () => number;
   random?: () => number;
+  /** Told each state change (serve's worker thread passes them to the api thread's admin views). */
+  onChange?: (destinationId: string, state: BreakerState) => void;
 }
 
 /**
@@ -128,6 +130,7 @@ export class CircuitBreakers {
       entry.state = toState(state);
       if (entry.state === 'open') entry.openedAt = this.now();
       metrics.circuitBreakerState.set(labels, GAUGE[entry.state]);
+      this.options.onChange?.(destination.id, entry.state);
       // The destination id only: nothing of the lead or the CRM's answer.
       logger.warn({ destination: destination.id, state: entry.state }, STATE_MESSAGES[entry.state]);
     });

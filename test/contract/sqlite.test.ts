@@ -7,6 +7,8 @@ import { SqliteJobQueue } from '../../src/adapters/sqlite/job-queue.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/database.js';
 import { SqliteLeadStore } from '../../src/adapters/sqlite/lead-store.js';
 import { SqliteHandoff } from '../../src/adapters/sqlite/handoff.js';
+import { linkHandoffToPort, PortHandoffSource } from '../../src/adapters/sqlite/handoff-port.js';
+import { MessageChannel } from 'node:worker_threads';
 import type { Job } from '../../src/ports/job-queue.js';
 import { describeJobQueueContract } from './job-queue.contract.js';
 import { waitFor } from '../helpers/wait.js';
@@ -222,6 +224,47 @@ describe('sqlite adapters: specifics', () => {
       // The one that ran gave its lease back when its handler ended; the one that never started
       // is back in the table too, now rather than at lease expiry (30 s).
       expect(command.deliveries.filter((d) => leaseOf(d.id) !== null)).toHaveLength(0);
+    });
+
+    it("across threads (serve's worker thread): the same hand-off over a MessagePort, each side on its own connection", async () => {
+      const { dir, db } = open();
+      const worker = openSqliteDatabase(dir); // the worker thread's connection to the same file
+      cleanups.push(() => worker.close());
+      const channel = new MessageChannel();
+      cleanups.push(() => channel.port1.close());
+      const handoff = new SqliteHandoff();
+      linkHandoffToPort(handoff, channel.port1);
+      const store = new SqliteLeadStore(db, { handoff });
+      await store.migrate();
+      const workerStore = new SqliteLeadStore(worker);
+      const reads = { delivery: 0, lead: 0 };
+      workerStore.getDelivery = async () => ((reads.delivery += 1), null);
+      workerStore.getLead = async () => ((reads.lead += 1), null);
+      const queue = new SqliteJobQueue(worker, { handoff: new PortHandoffSource(channel.port2), leaseMs: 30_000, pollIntervalMs: 20 });
+      cleanups.push(() => queue.stop());
+      const jobs: Job[] = [];
+      queue.consume(async (job) => {
+        jobs.push(job);
+        await workerStore.recordAttempt(attemptResult(job.deliveryId, 1, 'delivered'));
+      }, { concurrency: 8 });
+      // The worker's attach crosses the port before the ingest can hand anything off.
+      await waitFor(() => handoff.attached);
+      const command = makeIngest(['crm-main', 'crm-backup']);
+      await store.ingest(command);
+      await waitFor(() => jobs.length === 2);
+      expect(jobs.every((j) => j.preloaded?.lead.id === command.lead.id)).toBe(true);
+      expect(jobs.map((j) => j.deliveryId).sort()).toEqual(command.deliveries.map((d) => d.id).sort());
+      // Finished counts come back over the port; the attempts were written by the worker's connection.
+      await waitFor(() => handoff.size === 0);
+      const statuses = db.db.prepare('SELECT status, lease_until FROM deliveries WHERE lead_id = ?').all(command.lead.id);
+      expect(statuses).toEqual([{ status: 'delivered', lease_until: null }, { status: 'delivered', lease_until: null }]);
+      expect(reads).toEqual({ delivery: 0, lead: 0 });
+      // Once the worker detached, new deliveries are written unleased and the table's claim takes them.
+      await queue.stop();
+      await waitFor(() => !handoff.attached);
+      const later = makeIngest(['crm-main']);
+      await store.ingest(later);
+      expect(db.db.prepare('SELECT lease_until FROM deliveries WHERE id = ?').pluck().get(later.deliveries[0]!.id)).toBeNull();
     });
   });
 

@@ -75,6 +75,14 @@ describe('embedded end to end', () => {
     expect(body.data.contact).toMatchObject({ email: 'camille.martin@example.fr', phone: '+33612345678' });
     // The api and worker stay healthy after the run.
     expect((await getJson(`${leadgate.url}/health/ready`)).status).toBe(200);
+    // serve runs its worker on a thread: one /metrics holds the api thread's figures (requests,
+    // process) and the worker thread's (deliveries), each once.
+    const metrics = await (await fetch(`${leadgate.opsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^leadgate_leads_accepted_total\{brand="merciplus"\} 500$/m);
+    expect(metrics).toMatch(/^leadgate_deliveries_total\{destination="crm-main",outcome="delivered"\} 500$/m);
+    expect(metrics).toMatch(/^leadgate_deliveries_total\{destination="call-centre",outcome="delivered"\} 250$/m);
+    expect(metrics).toMatch(/^process_start_time_seconds \d+/m);
+    expect(metrics.match(/^# TYPE leadgate_deliveries_total /gm)).toHaveLength(1);
     // One line per accepted lead, and no personal data in any line.
     expect(leadgate.logs.filter((l) => l.msg === 'lead accepted')).toHaveLength(500);
     const logText = JSON.stringify(leadgate.logs).toLowerCase();

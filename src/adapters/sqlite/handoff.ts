@@ -16,6 +16,18 @@ export interface HandoffTicket {
 }
 
 /**
+ * What the SQLite queue's consumer needs of a hand-off: this process's `SqliteHandoff`, or, in
+ * `leadgate serve`'s worker thread, its end of the port to the api thread's (handoff-port.ts).
+ */
+export interface HandoffSource {
+  /** Starts receiving committed deliveries; `leaseMs` is the consumer's lease length. */
+  attach(consumer: (items: HandedOff[]) => void, leaseMs: number): void;
+  detach(): void;
+  /** The consumer is done with `count` handed-off deliveries (finished, or given back to the table). */
+  finished(count?: number): void;
+}
+
+/**
  * The link between the SQLite store's ingest and the SQLite queue's consumer in the same process
  * (`leadgate serve`): the ingest writes its deliveries already leased (lease_until set, in the same
  * transaction as the insert) and, once COMMIT returned, passes them with the lead straight to the
@@ -25,7 +37,7 @@ export interface HandoffTicket {
  * worker consumes in this process, or while `bound` deliveries already wait or run: those are
  * written unleased and go through the table as before.
  */
-export class SqliteHandoff {
+export class SqliteHandoff implements HandoffSource {
   private consumer: ((items: HandedOff[]) => void) | null = null;
   private leaseMs = 30_000;
   /** Reserved by ingests in flight plus handed off and not yet finished. */
@@ -81,6 +93,11 @@ export class SqliteHandoff {
   /** The worker is done with `count` handed-off deliveries (finished, or given back to the table). */
   finished(count = 1): void {
     this.outstanding = Math.max(0, this.outstanding - count);
+  }
+
+  /** A consumer is attached: new deliveries are handed off (within the bound). */
+  get attached(): boolean {
+    return this.consumer !== null;
   }
 
   /** Reserved or handed off and not yet finished. */

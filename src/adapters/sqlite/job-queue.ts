@@ -1,6 +1,6 @@
 import type { Job, JobHandler, JobQueue } from '../../ports/job-queue.js';
 import type { SqliteDatabase } from './database.js';
-import type { HandedOff, SqliteHandoff } from './handoff.js';
+import type { HandedOff, HandoffSource } from './handoff.js';
 
 export interface SqliteJobQueueOptions {
   /** How long a claimed delivery stays hidden from other workers; a crashed worker's jobs return after it. */
@@ -13,7 +13,7 @@ export interface SqliteJobQueueOptions {
   /** Called when a handler rejects (the job comes back once its lease expired). Never given personal data by the queue. */
   onError?: (error: unknown) => void;
   /** Deliveries handed over by the store's ingest in this process while consuming (see handoff.ts). */
-  handoff?: SqliteHandoff;
+  handoff?: HandoffSource;
 }
 
 // The claim takes due, unleased deliveries oldest first and leases them in one statement, so two
@@ -52,7 +52,7 @@ export class SqliteJobQueue implements JobQueue {
   private readonly now: () => number;
   private readonly onError: ((error: unknown) => void) | undefined;
   private readonly release: () => Promise<void>;
-  private readonly handoff: SqliteHandoff | undefined;
+  private readonly handoff: HandoffSource | undefined;
   /** Handed-off deliveries waiting for a free slot, oldest first. */
   private handed: HandedOff[] = [];
   private handedHead = 0;

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Metrics } from '../../observability/metrics.js';
 import type { JobQueue } from '../../ports/job-queue.js';
 import type { LeadStore } from '../../ports/lead-store.js';
@@ -101,7 +102,12 @@ export function registerHealthRoutes(app: FastifyInstance, readiness: () => Prom
 /** `/metrics` (ops listener): the cluster gauges and `leadgate_ready` are computed at each scrape. */
 export function registerMetricsRoute(
   app: FastifyInstance,
-  deps: { metrics: Metrics; readiness: () => Promise<Readiness>; refreshStoreGauges: () => Promise<void> },
+  deps: {
+    metrics: Metrics;
+    readiness: () => Promise<Readiness>;
+    refreshStoreGauges: () => Promise<void>;
+    workerMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
+  },
 ): void {
   app.get(
     '/metrics',
@@ -117,8 +123,21 @@ export function registerMetricsRoute(
     async (_request, reply) => {
       const [readiness] = await Promise.all([deps.readiness(), deps.refreshStoreGauges()]);
       deps.metrics.ready.set(readiness.ok ? 1 : 0);
-      const text = await deps.metrics.registry.metrics();
+      const text = deps.workerMetrics
+        ? await mergedMetrics(deps.metrics, await deps.workerMetrics())
+        : await deps.metrics.registry.metrics();
       return reply.type(deps.metrics.registry.contentType).send(text);
     },
   );
+}
+
+/**
+ * This thread's metrics with the worker thread's (same definitions, another registry): a metric
+ * both have is summed per label set (each counter and gauge is only moved by one of the two
+ * threads); one only this thread has (the process's default metrics) is kept as it is.
+ */
+async function mergedMetrics(metrics: Metrics, worker: MetricObjectWithValues<MetricValue<string>>[]): Promise<string> {
+  const shared = new Set(worker.map((m) => m.name));
+  const mine = (await metrics.registry.getMetricsAsJSON()).map((m) => (shared.has(m.name) ? m : { ...m, aggregator: 'first' as const }));
+  return AggregatorRegistry.aggregate([mine, worker]).metrics();
 }
