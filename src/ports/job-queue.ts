@@ -1,5 +1,5 @@
 import type { Delivery } from '../domain/delivery.js';
-import type { Lead } from '../domain/lead.js';
+import type { StoredLead } from '../domain/lead.js';
 
 /**
  * What to do next. The store is the truth; a job only names a delivery, and the handler
@@ -32,11 +32,11 @@ export interface Job {
   /** Epoch ms: not before. */
   runAt: number;
   /**
-   * The delivery and its lead as just committed, when the queue got them straight from the
-   * store's ingest in this process (the embedded SQLite queue under `leadgate serve`): the
-   * handler uses them instead of reading the store.
+   * The delivery and its lead as they stand under this job's lease, when the queue already has
+   * them: handed over by the store's ingest (`leadgate serve`), or read by the claim itself (the
+   * embedded SQLite queue). The handler uses them instead of reading the store.
    */
-  preloaded?: { delivery: Delivery; lead: Lead };
+  preloaded?: { delivery: Delivery; lead: StoredLead };
 }
 
 /**

@@ -190,7 +190,7 @@ describe('sqlite adapters: specifics', () => {
         await hold.promise;
       }, { concurrency: 8 });
       await waitFor(() => jobs.length === 1); // the table's claim took the first
-      expect(jobs[0]!.preloaded).toBeUndefined();
+      expect(jobs[0]!.deliveryId).toBe(alone.deliveries[0]!.id);
       const first = makeIngest(['crm-main']);
       const second = makeIngest(['crm-main']);
       await Promise.all([store.ingest(first), store.ingest(second)]);
@@ -198,7 +198,7 @@ describe('sqlite adapters: specifics', () => {
       expect(leaseOf(first.deliveries[0]!.id)).not.toBeNull();
       expect(leaseOf(second.deliveries[0]!.id)).toBeNull(); // ...the other left to the table
       await waitFor(() => jobs.length === 3);
-      expect(jobs.filter((j) => j.preloaded).map((j) => j.deliveryId)).toEqual([first.deliveries[0]!.id]);
+      expect(jobs.map((j) => j.deliveryId).sort()).toEqual([alone, first, second].map((c) => c.deliveries[0]!.id).sort());
       hold.resolve();
       expect(reads).toEqual({ delivery: 0, lead: 0 }); // the queue itself never reads them
     });
@@ -224,6 +224,34 @@ describe('sqlite adapters: specifics', () => {
       // The one that ran gave its lease back when its handler ended; the one that never started
       // is back in the table too, now rather than at lease expiry (30 s).
       expect(command.deliveries.filter((d) => leaseOf(d.id) !== null)).toHaveLength(0);
+    });
+
+    it('a claim from the table gives each job its delivery and lead as claimed, without a read per job', async () => {
+      const { db } = open();
+      const store = new SqliteLeadStore(db);
+      await store.migrate();
+      const commands = [makeIngest(['crm-main', 'crm-backup']), makeIngest(['crm-main'])];
+      for (const command of commands) await store.ingest(command);
+      const statements: string[] = [];
+      const statement = db.statement.bind(db);
+      db.statement = (sql) => (statements.push(sql), statement(sql));
+      const queue = new SqliteJobQueue(db, { pollIntervalMs: 20 });
+      cleanups.push(() => queue.stop());
+      const jobs: Job[] = [];
+      queue.consume(async (job) => {
+        jobs.push(job);
+        await store.recordAttempt(attemptResult(job.deliveryId, 1, 'delivered'));
+      }, { concurrency: 8 });
+      await waitFor(async () => (await store.listDeliveries({ limit: 10, status: 'delivered' })).items.length === 3);
+      expect(jobs).toHaveLength(3);
+      for (const job of jobs) {
+        const command = commands.find((c) => c.deliveries.some((d) => d.id === job.deliveryId))!;
+        expect(job.preloaded?.lead).toEqual(command.lead);
+        expect(job.preloaded?.delivery).toMatchObject({ id: job.deliveryId, status: 'pending', attempts: 0, leadId: command.lead.id });
+      }
+      // One claim and one read of the leads for the batch; nothing per job.
+      expect(statements.filter((sql) => sql.startsWith('SELECT id, data FROM leads'))).toHaveLength(1);
+      expect(statements.filter((sql) => /^SELECT (\*|data) FROM (deliveries|leads) WHERE id = \?$/.test(sql))).toHaveLength(0);
     });
 
     it("across threads (serve's worker thread): the same hand-off over a MessagePort, each side on its own connection", async () => {

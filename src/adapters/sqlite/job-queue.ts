@@ -1,6 +1,7 @@
 import type { Job, JobHandler, JobQueue } from '../../ports/job-queue.js';
 import type { SqliteDatabase } from './database.js';
 import type { HandedOff, HandoffSource } from './handoff.js';
+import { toDelivery, toLead, type DeliveryRow, type LeadRow } from './rows.js';
 
 export interface SqliteJobQueueOptions {
   /** How long a claimed delivery stays hidden from other workers; a crashed worker's jobs return after it. */
@@ -17,11 +18,14 @@ export interface SqliteJobQueueOptions {
 }
 
 // The claim takes due, unleased deliveries oldest first and leases them in one statement, so two
-// workers (even in two processes) never claim the same row while a lease holds.
+// workers (even in two processes) never claim the same row while a lease holds. It returns the
+// whole rows, and LEADS_OF reads their leads in one statement, so each job starts with both
+// rather than reading them one by one (issue 13: two reads per delivery were ~11 % of a worker).
 const CLAIM = `UPDATE deliveries SET lease_until = ? WHERE id IN (
     SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
       AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?)
-  RETURNING id, next_attempt_at`;
+  RETURNING *`;
+const LEADS_OF = 'SELECT id, data FROM leads WHERE id IN (SELECT value FROM json_each(?))';
 // The same rows as CLAIM, read only: most wake-ups find nothing, and a read costs no transaction.
 const ANY_CLAIMABLE = `SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
   AND (lease_until IS NULL OR lease_until <= ?) LIMIT 1`;
@@ -215,11 +219,20 @@ export class SqliteJobQueue implements JobQueue {
       return;
     }
     const claimed = this.database
-      .write(() => this.database.statement(CLAIM).all(lease, now, now, free) as Array<{ id: string; next_attempt_at: number }>)
+      .write(() => {
+        const rows = this.database.statement(CLAIM).all(lease, now, now, free) as DeliveryRow[];
+        const leads = this.database.statement(LEADS_OF).all(JSON.stringify([...new Set(rows.map((r) => r.lead_id))])) as Array<LeadRow & { id: string }>;
+        return { rows, leads: new Map(leads.map((l) => [l.id, l])) };
+      })
       .then(
-        (rows) =>
+        ({ rows, leads }) =>
           this.started(
-            rows.map((row) => ({ job: { deliveryId: row.id, runAt: row.next_attempt_at }, lease })),
+            rows.map((row) => {
+              const lead = leads.get(row.lead_id);
+              // No lead (never expected): the handler reads the store and records why it cannot send.
+              const preloaded = lead ? { delivery: toDelivery(row), lead: toLead(lead) } : undefined;
+              return { job: { deliveryId: row.id, runAt: row.next_attempt_at ?? now, preloaded }, lease };
+            }),
             rows.length === free,
           ),
         (error: unknown) => this.failed(error),
