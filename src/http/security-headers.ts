@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 
 /**
@@ -19,13 +18,9 @@ export function helmetHeaders(options: Readonly<HelmetOptions>): Record<string, 
   return headers;
 }
 
-/** A JSON API: no documents to protect with CSP beyond "load nothing, frame nothing". */
-export function installSecurityHeaders(app: FastifyInstance): void {
-  const headers = helmetHeaders({
+/** A JSON API's headers: no documents to protect with CSP beyond "load nothing, frame nothing". */
+export function securityHeadersOf(): Record<string, string> {
+  return helmetHeaders({
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-  });
-  app.addHook('onRequest', (_request, reply, done) => {
-    void reply.headers(headers);
-    done();
   });
 }

@@ -1,11 +1,11 @@
-import Fastify from 'fastify';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { installSecurityHeaders } from '../../src/http/security-headers.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { createServerBase } from '../../src/http/server-base.js';
 
 describe('security headers', () => {
-  it("sets helmet's headers, with the API's CSP, on every response including 404s", async () => {
-    const app = Fastify();
-    installSecurityHeaders(app);
+  it("sets helmet's headers, with the API's CSP, and the request id on every response including 404s", async () => {
+    const app = createServerBase({ logger: pino({ level: 'silent' }), metrics: createMetrics() });
     app.get('/x', async () => ({ ok: true }));
     for (const url of ['/x', '/missing']) {
       const res = await app.inject({ url });
@@ -16,6 +16,7 @@ describe('security headers', () => {
         'x-frame-options': 'SAMEORIGIN',
         'referrer-policy': 'no-referrer',
       });
+      expect(res.headers['x-request-id']).toEqual(expect.any(String));
     }
     await app.close();
   });

@@ -70,22 +70,22 @@ const schema: FastifySchema = {
 
 /** `POST /v1/leads`: maps HTTP to the ingest use case (src/ingest/accept-lead.ts) and back. */
 export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): void {
-  const rejectWhileDraining = async (): Promise<void> => {
-    if (deps.isDraining()) throw unavailable();
+  // Callback hooks (no promise per request): they only look at the request.
+  const rejectWhileDraining = (_request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
+    done(deps.isDraining() ? unavailable() : undefined);
   };
 
-  const requireBody = async (request: FastifyRequest): Promise<void> => {
-    if (request.body === undefined) throw new HttpError(400, 'invalid_json', 'Request body is empty');
-  };
-
-  const checkIdempotencyKey = async (request: FastifyRequest): Promise<void> => {
+  const checkBody = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
+    if (request.body === undefined) return done(new HttpError(400, 'invalid_json', 'Request body is empty'));
     const key = request.headers['idempotency-key'];
-    if (key === undefined) return;
-    if (typeof key !== 'string' || key.length > MAX_IDEMPOTENCY_KEY || !TOKEN_PATTERN.test(key)) {
-      throw new HttpError(400, 'validation_failed', 'Request is invalid', [
-        { path: '/headers/idempotency-key', message: 'must be 1 to 255 visible ASCII characters' },
-      ]);
+    if (key !== undefined && (typeof key !== 'string' || key.length > MAX_IDEMPOTENCY_KEY || !TOKEN_PATTERN.test(key))) {
+      return done(
+        new HttpError(400, 'validation_failed', 'Request is invalid', [
+          { path: '/headers/idempotency-key', message: 'must be 1 to 255 visible ASCII characters' },
+        ]),
+      );
     }
+    done();
   };
 
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<Accepted> => {
@@ -127,7 +127,8 @@ export function registerLeadsRoute(app: FastifyInstance, deps: LeadsRouteDeps): 
   app.post(LEADS_ROUTE, {
     schema,
     onRequest: [rejectWhileDraining, deps.guard],
-    preValidation: [requireBody, checkIdempotencyKey],
+    // An empty body, then a malformed Idempotency-Key, before the schema looks at the body.
+    preValidation: checkBody,
     handler: async (request, reply) => {
       const body = await handle(request, reply);
       return reply.code(202).send(body);
