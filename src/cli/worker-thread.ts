@@ -58,6 +58,7 @@ export async function startWorkerThread(options: { demo: boolean; handoff: Sqlit
   let nextMetricsId = 0;
   let stopping = false;
   let started = false;
+  // Stopped once it says so, or once it is gone (a thread that died while stopping has nothing left to wait for).
   const stopped = new Promise<void>((resolve) => {
     thread.on('message', (message: FromThread) => {
       if (message.type === 'breaker') breakers.set(message.destination, message.state);
@@ -66,6 +67,7 @@ export async function startWorkerThread(options: { demo: boolean; handoff: Sqlit
         metricRequests.delete(message.id);
       } else if (message.type === 'stopped') resolve();
     });
+    thread.once('exit', () => resolve());
   });
   const ready = once(thread, 'message').then(([message]: FromThread[]) => {
     if (message?.type !== 'ready') throw new Error(`worker thread: unexpected first message ${message?.type}`);
