@@ -44,12 +44,21 @@ export interface WorkerThreadData {
  * ever works on committed rows, and dies with the process (kill -9), leaving leases to expire.
  * A thread that fails ends the process (exit 1): a supervisor restarts it whole.
  */
-export async function startWorkerThread(options: { demo: boolean; handoff: SqliteHandoff | null; logger: Logger }): Promise<ServeWorker> {
+export async function startWorkerThread(options: {
+  demo: boolean;
+  handoff: SqliteHandoff | null;
+  logger: Logger;
+  /** The thread's module; tests give their own. */
+  entry?: URL;
+  /** What a failure after start does; tests observe it instead of exiting. */
+  onFatal?: () => void;
+}): Promise<ServeWorker> {
   const { logger } = options;
+  const onFatal = options.onFatal ?? (() => process.exit(1));
   const channel = options.handoff ? new MessageChannel() : null;
   if (channel && options.handoff) linkHandoffToPort(options.handoff, channel.port1);
   const data: WorkerThreadData = { demo: options.demo, handoffPort: channel?.port2 ?? null };
-  const thread = new Worker(new URL('./worker-thread-entry.js', import.meta.url), {
+  const thread = new Worker(options.entry ?? new URL('./worker-thread-entry.js', import.meta.url), {
     workerData: data,
     transferList: channel ? [channel.port2] : [],
   });
@@ -77,13 +86,13 @@ export async function startWorkerThread(options: { demo: boolean; handoff: Sqlit
     thread.once('error', (error) => {
       if (!started) return reject(error);
       logger.fatal({ err: errorSummary(error) }, 'worker thread failed; exiting');
-      process.exit(1);
+      onFatal();
     });
     thread.once('exit', (code) => {
       if (stopping) return;
       if (!started) return reject(new Error(`worker thread exited (${code}) before it was ready`));
       logger.fatal({ code }, 'worker thread exited; exiting');
-      process.exit(1);
+      onFatal();
     });
   });
   await Promise.race([ready, failed]);
