@@ -35,6 +35,19 @@ function capturingLogger() {
   return { logger: pino({ level: 'info' }, stream), lines };
 }
 
+/** Starts `body` as the worker thread; `fatal` resolves, and `failed()` turns true, once the failure action ran. */
+async function startStandIn(name: string, body: string) {
+  const { logger, lines } = capturingLogger();
+  const fatal = deferred();
+  let failed = false;
+  const onFatal = () => {
+    failed = true;
+    fatal.resolve();
+  };
+  const worker = await startWorkerThread({ demo: false, handoff: null, logger, onFatal, entry: entry(name, body) });
+  return { worker, lines, fatal: fatal.promise, failed: () => failed };
+}
+
 describe('serve: the worker thread', () => {
   it('a thread that fails before it is ready makes the start fail with its error', async () => {
     const { logger } = capturingLogger();
@@ -43,42 +56,26 @@ describe('serve: the worker thread', () => {
   });
 
   it('a thread that fails after the start ends the process, logged', async () => {
-    const { logger, lines } = capturingLogger();
-    const fatal = deferred();
-    const worker = await startWorkerThread({
-      demo: false,
-      handoff: null,
-      logger,
-      onFatal: () => fatal.resolve(),
-      entry: entry(
-        'late',
-        `port.on('message', (m) => { if (m.type === 'start') setImmediate(() => { throw new Error('boom'); }); });
+    const { worker, lines, fatal } = await startStandIn(
+      'late',
+      `port.on('message', (m) => { if (m.type === 'start') setImmediate(() => { throw new Error('boom'); }); });
 port.postMessage({ type: 'ready' });`,
-      ),
-    });
+    );
     worker.start();
-    await fatal.promise;
+    await fatal;
     expect(lines.map((l) => l.msg)).toContain('worker thread failed; exiting');
   });
 
   it('relays breaker states and metrics, and stops on request without counting the exit as a failure', async () => {
-    const { logger } = capturingLogger();
-    let fatal = false;
-    const worker = await startWorkerThread({
-      demo: false,
-      handoff: null,
-      logger,
-      onFatal: () => (fatal = true),
-      entry: entry(
-        'polite',
-        `port.on('message', (m) => {
+    const { worker, failed } = await startStandIn(
+      'polite',
+      `port.on('message', (m) => {
   if (m.type === 'start') port.postMessage({ type: 'breaker', destination: 'crm-main', state: 'open' });
   if (m.type === 'metrics') port.postMessage({ type: 'metrics', id: m.id, metrics: [{ name: 'x_total', help: 'x', type: 'counter', values: [{ value: 3, labels: {} }], aggregator: 'sum' }] });
   if (m.type === 'stop') { port.postMessage({ type: 'stopped' }); port.close(); }
 });
 port.postMessage({ type: 'ready' });`,
-      ),
-    });
+    );
     expect(worker.breakerState('crm-main')).toBe('closed');
     worker.start();
     const metrics = await worker.metrics!();
@@ -87,20 +84,15 @@ port.postMessage({ type: 'ready' });`,
     expect(worker.breakerState('crm-main')).toBe('open');
     await worker.stop();
     expect(await worker.metrics!()).toEqual([]);
-    expect(fatal).toBe(false);
+    expect(failed()).toBe(false);
   });
 
   it('stop ends even when the thread leaves without saying it stopped', async () => {
-    const { logger } = capturingLogger();
-    let fatal = false;
-    const worker = await startWorkerThread({
-      demo: false,
-      handoff: null,
-      logger,
-      onFatal: () => (fatal = true),
-      entry: entry('abrupt', `port.on('message', (m) => { if (m.type === 'stop') process.exit(0); });\nport.postMessage({ type: 'ready' });`),
-    });
+    const { worker, failed } = await startStandIn(
+      'abrupt',
+      `port.on('message', (m) => { if (m.type === 'stop') process.exit(0); });\nport.postMessage({ type: 'ready' });`,
+    );
     await worker.stop();
-    expect(fatal).toBe(false);
+    expect(failed()).toBe(false);
   });
 });
