@@ -99,7 +99,8 @@ export async function createContainer(env: Env, roles: Roles, options: Container
     ? await createWorkerRuntime(env, { config, logger, metrics, store, queue }, options.workerThread?.onBreakerState)
     : null;
   const privacy: PrivacyDeps = { config, store, hasher, logger, now: Date.now };
-  const budgets = await createRequestBudgets(env);
+  // serve's worker thread has no listener to spend budgets on: no Redis connection for them there.
+  const budgets = options.workerThread ? new LimiterBudgets() : await createRequestBudgets(env);
   const captcha = roles.api ? new HttpCaptchaVerifier() : null;
   const acceptLead = captcha ? createLeadAcceptor({ config, store, queue, metrics, captcha, hasher, now: Date.now }) : null;
   return {

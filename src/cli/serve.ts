@@ -18,13 +18,14 @@ export async function runServer(env: Env, roles: Roles, options: { demo?: boolea
   const workerOnThread = roles.api && roles.worker;
   const container = await createContainer(env, workerOnThread ? { api: true, worker: false } : roles, options);
   const { config, logger, metrics, store, queue } = container;
+  const runtime = container.worker;
   const worker: ServeWorker | null = workerOnThread
     ? await startWorkerThread({ demo: options.demo ?? false, handoff: container.handoff, logger })
-    : container.worker && {
-        breakerState: (id) => container.worker!.breakers.state(id),
-        wakeErasures: () => container.worker!.erasures.wake(),
-        start: () => container.worker!.start(),
-        stop: () => container.worker!.stop(),
+    : runtime && {
+        breakerState: (id) => runtime.breakers.state(id),
+        wakeErasures: () => runtime.erasures.wake(),
+        start: () => runtime.start(),
+        stop: () => runtime.stop(),
       };
   let draining = false;
   const isDraining = () => draining;

@@ -37,7 +37,11 @@ port.on('message', (message: ToThread) => {
       worker.erasures.wake();
       return;
     case 'metrics':
-      void container.metrics.registry.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: message.id, metrics }));
+      // A collector that throws costs this scrape the worker's figures, not the process.
+      void container.metrics.registry
+        .getMetricsAsJSON()
+        .catch(() => [])
+        .then((metrics) => send({ type: 'metrics', id: message.id, metrics }));
       return;
     case 'stop':
       void (async () => {

@@ -221,6 +221,7 @@ export class SqliteJobQueue implements JobQueue {
     const claimed = this.database
       .write(() => {
         const rows = this.database.statement(CLAIM).all(lease, now, now, free) as DeliveryRow[];
+        if (rows.length === 0) return { rows, leads: new Map<string, LeadRow & { id: string }>() };
         const leads = this.database.statement(LEADS_OF).all(JSON.stringify([...new Set(rows.map((r) => r.lead_id))])) as Array<LeadRow & { id: string }>;
         return { rows, leads: new Map(leads.map((l) => [l.id, l])) };
       })
